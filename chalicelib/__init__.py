@@ -1,0 +1,1 @@
+"""Taskport: one task engine behind four API surfaces."""

@@ -1,0 +1,122 @@
+"""Every environment variable Taskport reads, read in one place."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigurationError
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _list(name: str, default: str = "") -> tuple[str, ...]:
+    raw = os.environ.get(name, default)
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings; defaults are the ones the local stack uses."""
+
+    region: str
+    aws_endpoint_url: str | None
+    accounts_table: str
+    entities_table: str
+    tasks_table: str
+    tasks_queue: str
+    webhooks_queue: str
+    bucket: str
+    sandbox_function: str
+    sandbox_url: str | None
+    admin_token: str | None
+    credential_cache_seconds: float
+    max_body_bytes: int
+    max_task_input_bytes: int
+    max_script_bytes: int
+    max_tasks_per_request: int
+    handler_wall_seconds: float
+    handler_memory_bytes: int
+    handler_output_bytes: int
+    task_wall_seconds: float
+    task_lease_seconds: int
+    task_max_attempts: int
+    block_wait_seconds: float
+    list_page_size: int
+    webhook_timeout_seconds: float
+    webhook_schedule: tuple[int, ...]
+    egress_allow: tuple[str, ...]
+    fetch_max_bytes: int
+    fetch_timeout_seconds: float
+
+    @property
+    def require_admin_token(self) -> str:
+        """The admin token; a deployment without one refuses every admin call."""
+        if not self.admin_token:
+            raise ConfigurationError("TASKPORT_ADMIN_TOKEN is not set")
+        return self.admin_token
+
+
+DEFAULT_WEBHOOK_SCHEDULE = "5,30,120,600,1800,3600,10800,21600,43200,86400,86400"
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per process (tests clear the cache)."""
+    prefix = os.environ.get("TASKPORT_RESOURCE_PREFIX", "taskport-dev")
+    schedule = _list("TASKPORT_WEBHOOK_SCHEDULE", DEFAULT_WEBHOOK_SCHEDULE)
+    try:
+        webhook_schedule = tuple(int(float(step)) for step in schedule)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"TASKPORT_WEBHOOK_SCHEDULE must be comma-separated seconds, got {schedule!r}"
+        ) from exc
+    return Settings(
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        accounts_table=os.environ.get("TASKPORT_ACCOUNTS_TABLE", f"{prefix}-accounts"),
+        entities_table=os.environ.get("TASKPORT_ENTITIES_TABLE", f"{prefix}-entities"),
+        tasks_table=os.environ.get("TASKPORT_TASKS_TABLE", f"{prefix}-tasks"),
+        tasks_queue=os.environ.get("TASKPORT_TASKS_QUEUE", f"{prefix}-tasks"),
+        webhooks_queue=os.environ.get("TASKPORT_WEBHOOKS_QUEUE", f"{prefix}-webhooks"),
+        bucket=os.environ.get("TASKPORT_BUCKET", f"{prefix}-files"),
+        sandbox_function=os.environ.get("TASKPORT_SANDBOX_FUNCTION", f"{prefix}-sandbox"),
+        sandbox_url=os.environ.get("TASKPORT_SANDBOX_URL") or None,
+        admin_token=os.environ.get("TASKPORT_ADMIN_TOKEN") or None,
+        credential_cache_seconds=_float("TASKPORT_CREDENTIAL_CACHE_SECONDS", 60.0),
+        max_body_bytes=_int("TASKPORT_MAX_BODY_BYTES", 6 * 1024 * 1024),
+        max_task_input_bytes=_int("TASKPORT_MAX_TASK_INPUT_BYTES", 256 * 1024),
+        max_script_bytes=_int("TASKPORT_MAX_SCRIPT_BYTES", 1024 * 1024),
+        max_tasks_per_request=_int("TASKPORT_MAX_TASKS_PER_REQUEST", 100),
+        handler_wall_seconds=_float("TASKPORT_HANDLER_WALL_SECONDS", 10.0),
+        handler_memory_bytes=_int("TASKPORT_HANDLER_MEMORY_BYTES", 512 * 1024 * 1024),
+        handler_output_bytes=_int("TASKPORT_HANDLER_OUTPUT_BYTES", 6 * 1024 * 1024),
+        task_wall_seconds=_float("TASKPORT_TASK_WALL_SECONDS", 300.0),
+        task_lease_seconds=_int("TASKPORT_TASK_LEASE_SECONDS", 360),
+        task_max_attempts=_int("TASKPORT_TASK_MAX_ATTEMPTS", 3),
+        block_wait_seconds=_float("TASKPORT_BLOCK_WAIT_SECONDS", 25.0),
+        list_page_size=_int("TASKPORT_LIST_PAGE_SIZE", 100),
+        webhook_timeout_seconds=_float("TASKPORT_WEBHOOK_TIMEOUT_SECONDS", 15.0),
+        webhook_schedule=webhook_schedule,
+        egress_allow=_list("TASKPORT_EGRESS_ALLOW"),
+        fetch_max_bytes=_int("TASKPORT_FETCH_MAX_BYTES", 20 * 1024 * 1024),
+        fetch_timeout_seconds=_float("TASKPORT_FETCH_TIMEOUT_SECONDS", 15.0),
+    )

@@ -1,0 +1,80 @@
+"""Domain errors: one base class, rendered per surface in chalicelib/surfaces/render.py."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class TaskportError(Exception):
+    """Base of every error a caller may be told about."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, field: str | None = None, location: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.location = location
+        self.details = details or {}
+
+
+class Invalid(TaskportError):
+    """The request is malformed or a value is wrong (400)."""
+
+    status_code = 400
+
+
+class MalformedBody(Invalid):
+    """The body is not parseable JSON or not UTF-8 (400)."""
+
+
+class InvalidInput(Invalid):
+    """The request parses but its values are wrong for the entity; details maps field -> reason."""
+
+
+class Unauthorized(TaskportError):
+    """Missing, wrong or revoked credentials (401)."""
+
+    status_code = 401
+
+
+class Forbidden(TaskportError):
+    """Credentials are right but this action is not allowed (403)."""
+
+    status_code = 403
+
+
+class NotFound(TaskportError):
+    """No such entity, or it belongs to another account (404)."""
+
+    status_code = 404
+
+
+class Conflict(TaskportError):
+    """The entity exists already in another form (409)."""
+
+    status_code = 409
+
+
+class Gone(TaskportError):
+    """The entity existed but is finished or canceled and cannot change (403 or 409 by surface)."""
+
+    status_code = 409
+
+
+class PayloadTooLarge(TaskportError):
+    """The body or a value is over its limit (413)."""
+
+    status_code = 413
+
+
+class UpstreamFailed(TaskportError):
+    """User code or a fetched resource failed; status_code is chosen by the raiser (500/502/504)."""
+
+    def __init__(self, message: str, *, status_code: int = 502, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status_code = status_code
+
+
+class ConfigurationError(TaskportError):
+    """A required setting is missing or malformed (500, said loudly in the log)."""

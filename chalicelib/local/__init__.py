@@ -1,0 +1,1 @@
+"""The embedded development stack: AWS emulator, resources, SQS pollers, local sandbox."""

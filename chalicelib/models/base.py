@@ -1,0 +1,54 @@
+"""What every pynamodb model shares: table names, region and endpoint read lazily from settings."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from pynamodb.connection import Connection
+
+from chalicelib.config import get_settings
+
+
+class SettingsMeta(type):
+    """Metaclass for a model's Meta: table name, region and host come from settings at first use."""
+
+    table_setting: str
+
+    @property
+    def table_name(cls) -> str:
+        return getattr(get_settings(), cls.table_setting)
+
+    @property
+    def region(cls) -> str:
+        return get_settings().region
+
+    @property
+    def host(cls) -> str | None:
+        return get_settings().aws_endpoint_url
+
+
+def table_meta(setting: str) -> type:
+    """A Meta class whose table is the named Settings field; billing is on demand."""
+    return SettingsMeta("Meta", (), {"table_setting": setting, "billing_mode": "PAY_PER_REQUEST",
+                                     "max_retry_attempts": 3})
+
+
+@functools.lru_cache(maxsize=1)
+def _connection(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
+
+
+def connection() -> Connection:
+    """A low-level connection for transactions, shared per process."""
+    settings = get_settings()
+    return _connection(settings.region, settings.aws_endpoint_url)
+
+
+def now() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def reset() -> None:
+    """Forget cached connections (tests)."""
+    _connection.cache_clear()

@@ -1,0 +1,37 @@
+"""The table layouts, in one place: the local stack creates them, infra/ must define the same."""
+from __future__ import annotations
+
+from typing import Any
+
+# Every table has string keys pk (hash) and sk (range); items of several kinds share a table,
+# told apart by key prefixes (see each models module). Indexes are added here and in infra/.
+TABLES: dict[str, dict[str, Any]] = {
+    "accounts_table": {"indexes": {}},
+    "entities_table": {"indexes": {}},
+    "tasks_table": {"indexes": {}},
+}
+TTL_ATTRIBUTE = "expires_at"
+
+
+def table_definition(name: str, indexes: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """CreateTable arguments for one table: on-demand, pk/sk, and KEYS_ONLY/ALL indexes."""
+    attributes = {"pk": "S", "sk": "S"}
+    gsis = []
+    for index_name, spec in indexes.items():
+        attributes[spec["hash"]] = "S"
+        schema = [{"AttributeName": spec["hash"], "KeyType": "HASH"}]
+        if spec.get("range"):
+            attributes[spec["range"]] = "S"
+            schema.append({"AttributeName": spec["range"], "KeyType": "RANGE"})
+        gsis.append({"IndexName": index_name, "KeySchema": schema,
+                     "Projection": {"ProjectionType": spec.get("projection", "ALL")}})
+    definition: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": t} for k, t in attributes.items()],
+    }
+    if gsis:
+        definition["GlobalSecondaryIndexes"] = gsis
+    return definition

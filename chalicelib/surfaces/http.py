@@ -1,0 +1,111 @@
+"""What every surface shares: routes that render domain errors in the surface's own format."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any, Callable, Mapping
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+
+from chalicelib.config import get_settings
+from chalicelib.errors import MalformedBody, PayloadTooLarge, TaskportError
+
+log = logging.getLogger("taskport")
+
+ErrorRenderer = Callable[[TaskportError], Response]
+ANY_CONTENT = ["application/json", "text/plain", "application/octet-stream",
+               "application/x-www-form-urlencoded", "multipart/form-data", "text/html",
+               "application/xml", "text/xml", "text/csv", "application/x-ndjson", "*/*"]
+
+
+class Surface:
+    """A blueprint whose views may raise TaskportError; each is answered by `render_error`."""
+
+    def __init__(self, name: str, render_error: ErrorRenderer) -> None:
+        self.name = name
+        self.blueprint = Blueprint(f"chalicelib.surfaces.{name}")
+        self.render_error = render_error
+
+    @property
+    def request(self) -> Request:
+        return self.blueprint.current_request
+
+    def route(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a view; domain errors become this surface's error body."""
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def answer(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return view(*args, **kwargs)
+                except TaskportError as err:
+                    if err.status_code >= 500:
+                        log.exception("%s %s failed", self.name, path)
+                    return self.render_error(err)
+                except Exception:
+                    # The one place an unexpected failure is caught: logged with its traceback,
+                    # answered as a 500 in the surface's own format instead of Chalice's.
+                    log.exception("%s %s crashed", self.name, path)
+                    return self.render_error(TaskportError("internal error"))
+
+            self.blueprint.route(path, **options)(answer)
+            return view
+
+        return register
+
+
+def raw_body(request: Request) -> bytes:
+    """The request body, refused when over the configured limit."""
+    body = request.raw_body or b""
+    limit = get_settings().max_body_bytes
+    if len(body) > limit:
+        raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {limit}")
+    return body
+
+
+def json_body(request: Request, *, required: bool = True) -> Any:
+    """The body parsed as JSON; MalformedBody when it is not UTF-8 JSON."""
+    body = raw_body(request)
+    if not body.strip():
+        if required:
+            raise MalformedBody("the request body is empty; a JSON body is required")
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody("the request body is not UTF-8") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}") from exc
+
+
+def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object; MalformedBody for any other JSON value."""
+    value = json_body(request, required=required)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedBody("the request body must be a JSON object")
+    return value
+
+
+def query(request: Request) -> Mapping[str, str]:
+    """The query string as a mapping of first values (never None)."""
+    return request.query_params or {}
+
+
+def query_list(request: Request, name: str) -> list[str]:
+    """Every value of a repeated query parameter."""
+    params = request.query_params
+    if not params:
+        return []
+    return list(params.getlist(name)) if hasattr(params, "getlist") else [params[name]]
+
+
+def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer with an explicit status code."""
+    return Response(body=json.dumps(body), status_code=status_code,
+                    headers={"Content-Type": "application/json", **(headers or {})})

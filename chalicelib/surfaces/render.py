@@ -1,0 +1,75 @@
+"""How each surface writes a domain error: one renderer per seed's error body."""
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib.errors import (Conflict, Forbidden, Gone, InvalidInput, MalformedBody, NotFound,
+                               TaskportError, Unauthorized)
+from chalicelib.surfaces.http import json_response
+
+
+def _headers(err: TaskportError) -> dict[str, str]:
+    if isinstance(err, Unauthorized):
+        return {"WWW-Authenticate": err.details.get("challenge", "Bearer")}
+    return {}
+
+
+def dragon_error(err: TaskportError) -> Response:
+    """Task API: 400 lists `errors` ({name, location, description}); others carry `message`."""
+    if err.status_code == 400:
+        errors = err.details.get("errors") or [{
+            "name": err.field or "body",
+            "location": err.location or "body",
+            "description": err.message,
+        }]
+        return json_response({"status": "error", "errors": errors}, 400)
+    return json_response({"status": "error", "message": err.message}, err.status_code,
+                         _headers(err) if isinstance(err, Unauthorized) else None)
+
+
+ONESPACE_CODES: list[tuple[type[TaskportError], str, str]] = [
+    (MalformedBody, "65464", "Unable to parse request body."),
+    (InvalidInput, "65577", "Invalid Task input data."),
+    (Gone, "61286", "Task is canceled."),
+    (NotFound, "66868", "Invalid Task endpoint."),
+    (Conflict, "50688", "A conflicted Task was found."),
+    (Unauthorized, "40100", "Invalid credentials."),
+    (Forbidden, "40300", "Forbidden."),
+]
+
+
+def onespace_error(err: TaskportError) -> Response:
+    """Workflow API: `{code, message, data}` with the seed's internal codes as JSON strings."""
+    for kind, code, message in ONESPACE_CODES:
+        if isinstance(err, kind):
+            break
+    else:
+        code, message = ("54421", "Invalid request information.") if err.status_code == 400 \
+            else ("50000", "Internal server error.")
+    data = err.details.get("data")
+    if data is None and err.field and err.status_code == 400:
+        data = {err.field: err.message}
+    if data is None and err.status_code != 500 and err.message != message:
+        data = {"detail": err.message} if code not in ("66868", "61286", "50688") else None
+    headers = {"WWW-Authenticate": 'Basic realm="taskport"'} if isinstance(err, Unauthorized) else None
+    return json_response({"code": code, "message": message, "data": data}, err.status_code, headers)
+
+
+def instabase_error(err: TaskportError) -> Response:
+    """HTTP endpoints and files: `{"status": "ERROR", "msg": ...}`."""
+    return json_response({"status": "ERROR", "msg": err.message}, err.status_code, _headers(err))
+
+
+def steamship_error(err: TaskportError) -> Response:
+    """Packages and workspaces: the engine response format with a failed task."""
+    return json_response({"task": {"taskState": "failed", "taskMessage": err.message,
+                                   "taskStatusCode": err.status_code}}, err.status_code,
+                         _headers(err))
+
+
+def admin_error(err: TaskportError) -> Response:
+    """Admin API: `{"error": {"type", "message", "field"}}`."""
+    body = {"type": type(err).__name__, "message": err.message}
+    if err.field:
+        body["field"] = err.field
+    return json_response({"error": body}, err.status_code, _headers(err))
