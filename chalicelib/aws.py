@@ -7,15 +7,22 @@ from typing import Any
 from chalicelib.config import get_settings
 
 
-@functools.lru_cache(maxsize=None)
 def client(service: str) -> Any:
     """One boto3 client per service per process, pointed at AWS_ENDPOINT_URL when set."""
+    settings = get_settings()
+    return _client(service, settings.region, settings.aws_endpoint_url)
+
+
+@functools.lru_cache(maxsize=None)
+def _client(service: str, region: str, endpoint_url: str | None) -> Any:
+    return _session().client(service, region_name=region, endpoint_url=endpoint_url)
+
+
+@functools.lru_cache(maxsize=1)
+def _session() -> Any:
     import boto3  # deferred: boto3 import is most of a cold start
 
-    settings = get_settings()
-    return boto3.session.Session().client(
-        service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url
-    )
+    return boto3.session.Session()
 
 
 @functools.lru_cache(maxsize=None)
@@ -27,9 +34,8 @@ def queue_url(name_or_url: str) -> str:
 
 
 def reset() -> None:
-    """Forget every cached client and setting (tests and the local stack switch endpoints)."""
+    """Forget cached settings and queue URLs; clients are keyed by region and endpoint already."""
     from chalicelib import config
 
-    client.cache_clear()
     queue_url.cache_clear()
     config.get_settings.cache_clear()
