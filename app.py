@@ -2,6 +2,8 @@
 from chalice import Chalice
 
 from chalicelib.surfaces import admin
+from chalicelib.surfaces.http import render_chalice_errors
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
+app.register_middleware(render_chalice_errors, "http")

@@ -68,6 +68,18 @@ class PayloadTooLarge(TaskportError):
     status_code = 413
 
 
+class UnsupportedMediaType(Invalid):
+    """The body's Content-Type is not one the route takes (415)."""
+
+    status_code = 415
+
+
+class MethodNotAllowed(Invalid):
+    """The route exists but not for this method (405)."""
+
+    status_code = 405
+
+
 class UpstreamFailed(TaskportError):
     """User code or a fetched resource failed; status_code is chosen by the raiser (500/502/504)."""
 

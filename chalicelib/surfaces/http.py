@@ -10,7 +10,8 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.config import get_settings
-from chalicelib.errors import MalformedBody, PayloadTooLarge, TaskportError
+from chalicelib.errors import (MalformedBody, MethodNotAllowed, PayloadTooLarge, TaskportError,
+                               UnsupportedMediaType)
 
 log = logging.getLogger("taskport")
 
@@ -18,6 +19,12 @@ ErrorRenderer = Callable[[TaskportError], Response]
 ANY_CONTENT = ["application/json", "text/plain", "application/octet-stream",
                "application/x-www-form-urlencoded", "multipart/form-data", "text/html",
                "application/xml", "text/xml", "text/csv", "application/x-ndjson", "*/*"]
+
+
+# Route pattern -> the surface that owns it, so that answers Chalice makes itself (415, 405)
+# are rendered in the owning surface's format too.
+_owners: dict[str, "Surface"] = {}
+_CHALICE_ERRORS: dict[int, type[TaskportError]] = {405: MethodNotAllowed, 415: UnsupportedMediaType}
 
 
 class Surface:
@@ -50,9 +57,23 @@ class Surface:
                     return self.render_error(TaskportError("internal error"))
 
             self.blueprint.route(path, **options)(answer)
+            _owners[path] = self
             return view
 
         return register
+
+
+def render_chalice_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware: Chalice's own 405/415 answers, in the owning surface's error format."""
+    response = get_response(event)
+    error = _CHALICE_ERRORS.get(response.status_code)
+    owner = _owners.get((event.context or {}).get("resourcePath", "")) if event else None
+    if error is None or owner is None:
+        return response
+    detail = response.body.get("Message") if isinstance(response.body, dict) else None
+    rendered = owner.render_error(error(detail or f"HTTP {response.status_code}"))
+    rendered.headers.update({k: v for k, v in (response.headers or {}).items() if k == "Allow"})
+    return rendered
 
 
 def raw_body(request: Request) -> bytes:

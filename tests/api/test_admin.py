@@ -104,3 +104,13 @@ def test_set_referrers_replaces_whitelist(client):
                                body=json.dumps({"referrers": ["b.example.com"]}))
     assert response.status_code == 200
     assert json.loads(response.body)["referrers"] == ["b.example.com"]
+
+
+def test_wrong_content_type_and_method_answer_in_the_surface_format(client):
+    response = client.http.post("/admin/v1/accounts", body="handle=x",
+                                headers={**admin_headers(), "Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert json.loads(response.body)["error"]["type"] == "UnsupportedMediaType"
+    response = client.http.patch("/admin/v1/accounts", headers=admin_headers(), body="{}")
+    assert response.status_code == 405
+    assert json.loads(response.body)["error"]["type"] == "MethodNotAllowed"
