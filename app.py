@@ -3,7 +3,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
-from chalicelib.surfaces import admin
+from chalicelib.surfaces import admin, dragon
 from chalicelib.surfaces.http import render_chalice_errors
 
 # The infra template re-points this event source at the deployed tasks queue.
@@ -11,6 +11,7 @@ TASKS_QUEUE = "taskport-tasks"
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(dragon.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
 
