@@ -102,8 +102,8 @@ def _http_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]
     body = result.get_data()
     if body and result.mimetype not in ALLOWED_MIMETYPES:
         return failure("refused", "the handler returned a flask.Response of mimetype "
-                                  f"{result.mimetype!r}; only application/json and text/plain "
-                                  "may be returned"), b""
+                                  f"{result.mimetype!r}; a body needs mimetype "
+                                  "application/json or text/plain"), b""
     if len(body) > output_bytes:
         return _too_large(len(body), output_bytes)
     headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
