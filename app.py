@@ -2,11 +2,12 @@
 from chalice import Chalice
 
 from chalicelib.sandbox import aws_lambda as sandbox_lambda
-from chalicelib.surfaces import admin
+from chalicelib.surfaces import admin, instabase
 from chalicelib.surfaces.http import render_chalice_errors
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(instabase.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
 
