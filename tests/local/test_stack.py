@@ -228,3 +228,17 @@ def test_poller_leaves_whole_batch_when_handler_raises(emulator: str) -> None:
     poller = QueuePoller(queue_url, broken, lambda: None, name="task_worker", wait_seconds=2)
     assert poller.poll_once() == 0
     assert sorted(m["Body"] for m in _drain(queue_url)) == ["a", "b"]
+
+
+def test_dev_account_is_rotated_when_it_exists_already(world: dict[str, str]) -> None:
+    from chalicelib import auth
+    from chalicelib.errors import Unauthorized
+    from chalicelib.local.stack import ensure_dev_account
+
+    first = ensure_dev_account()
+    again = ensure_dev_account()
+
+    assert again["id"] == first["id"]
+    assert auth.bearer({"Authorization": f"Bearer {again['credentials']['token']}"}).account_id == first["id"]
+    with pytest.raises(Unauthorized):
+        auth.bearer({"Authorization": f"Bearer {first['credentials']['token']}"})
