@@ -118,7 +118,7 @@ def main() -> int:
     build_layer(pins, build, outdir / "layer.zip")
     for name in ("deployment.zip", "layer.zip"):
         size = (outdir / name).stat().st_size
-        print(f"{outdir / name}: {size / 1e6:.2f} MB")
+        print(f"{outdir / name}: {size / 2**20:.2f} MiB")
     print("layer:", ", ".join(pins))
     return 0
 

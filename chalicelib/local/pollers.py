@@ -71,7 +71,29 @@ def failed_message_ids(result: Any) -> set[str]:
             if isinstance(item, dict) and "itemIdentifier" in item}
 
 
-class QueuePoller:
+class BackgroundLoop:
+    """A daemon thread running `_run` until `stop()`."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"taskport-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class QueuePoller(BackgroundLoop):
     """Long-polls one queue and feeds batches to a handler with Lambda's partial-batch semantics.
 
     Messages named in the answer's `batchItemFailures` are left on the queue (they come back after
@@ -81,24 +103,14 @@ class QueuePoller:
 
     def __init__(self, queue_url: str, handler: Handler, context_factory: ContextFactory, *,
                  name: str, batch_size: int = 10, wait_seconds: int = 1) -> None:
+        super().__init__()
         self.queue_url = queue_url
         self.name = name
         self._handler = handler
         self._context_factory = context_factory
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._queue_arn: str | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"poller-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -141,27 +153,17 @@ class QueuePoller:
         return self._queue_arn
 
 
-class ScheduleTicker:
+class ScheduleTicker(BackgroundLoop):
     """Calls a scheduled handler every `interval` seconds (the first call after one interval)."""
 
     def __init__(self, handler: Handler, context_factory: ContextFactory, *, name: str,
                  region: str, interval: float = 60.0) -> None:
+        super().__init__()
         self.name = name
         self._handler = handler
         self._context_factory = context_factory
         self._region = region
         self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"schedule-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

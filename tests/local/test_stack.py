@@ -228,3 +228,40 @@ def test_poller_leaves_whole_batch_when_handler_raises(emulator: str) -> None:
     poller = QueuePoller(queue_url, broken, lambda: None, name="task_worker", wait_seconds=2)
     assert poller.poll_once() == 0
     assert sorted(m["Body"] for m in _drain(queue_url)) == ["a", "b"]
+
+
+def test_dev_account_is_rotated_when_it_exists_already(world: dict[str, str]) -> None:
+    from chalicelib import auth
+    from chalicelib.errors import Unauthorized
+    from chalicelib.local.stack import ensure_dev_account
+
+    first = ensure_dev_account()
+    again = ensure_dev_account()
+
+    assert again["id"] == first["id"]
+    assert auth.bearer({"Authorization": f"Bearer {again['credentials']['token']}"}).account_id == first["id"]
+    with pytest.raises(Unauthorized):
+        auth.bearer({"Authorization": f"Bearer {first['credentials']['token']}"})
+
+
+def test_ticker_calls_chalice_scheduled_handler_with_eventbridge_event() -> None:
+    from chalice import Chalice, Rate
+
+    from chalicelib.local.pollers import ScheduleTicker
+
+    app = Chalice(app_name="ticker-test")
+    received: queue.Queue[Any] = queue.Queue()
+
+    @app.schedule(Rate(1, unit=Rate.MINUTES), name="janitor")
+    def janitor(event: Any) -> None:
+        received.put(event)
+
+    ticker = ScheduleTicker(app.handler_map["janitor"], lambda: None, name="janitor",
+                            region="us-east-1", interval=0.01)
+    ticker.start()
+    try:
+        event = received.get(timeout=10)
+    finally:
+        ticker.stop()
+    assert event.detail_type == "Scheduled Event" and event.source == "aws.events"
+    assert event.resources == ["arn:aws:events:us-east-1:123456789012:rule/janitor"]
