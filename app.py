@@ -1,16 +1,35 @@
 """Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, nothing else."""
-from chalice import Chalice
+from chalice import Chalice, Rate
 
+from chalicelib.engine import janitor as engine_janitor
+from chalicelib.engine import worker
 from chalicelib.sandbox import aws_lambda as sandbox_lambda
-from chalicelib.surfaces import admin, instabase
+from chalicelib.surfaces import admin, dragon, instabase
 from chalicelib.surfaces.http import render_chalice_errors
+
+# The infra template re-points this event source at the deployed tasks queue.
+TASKS_QUEUE = "taskport-tasks"
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
 
+@app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")
+def task_worker(event):
+    """Run the tasks of one SQS batch; report only the messages to retry."""
+    return worker.handle_batch(record.to_dict() for record in event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="janitor")
+def janitor(event):
+    """Re-drive tasks whose lease expired."""
+    return engine_janitor.run()
+
+
 @app.lambda_function(name="sandbox")
 def sandbox(event, context):
+    """Run one sandboxed call in a forked child (this function's role has no permissions)."""
     return sandbox_lambda.handle(event)
