@@ -33,7 +33,7 @@ from chalicelib.sandbox.wire import HEADER_SLACK, Limits, encode_frame, failure,
 
 PR_SET_DUMPABLE = 4
 UID_BASE = 2_000_000  # well above any uid a distribution hands out
-UID_SLOTS = 4096
+UID_SLOTS = 1024  # per warm parent; parents are told apart by pid, so their uids never meet
 SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_OPEN_FILES = 256
@@ -341,9 +341,10 @@ def _write_all(fd: int, data: bytes) -> None:  # pragma: no cover - child proces
 
 
 def _take_uid() -> int:
+    base = UID_BASE + ((os.getpid() % (1 << 21)) << 10)
     with _uid_lock:
         for slot in range(UID_SLOTS):
-            uid = UID_BASE + slot
+            uid = base + slot
             if uid not in _uids_in_use:
                 _uids_in_use.add(uid)
                 return uid

@@ -5,9 +5,9 @@
 
 `python -m chalicelib.sandbox.server [--host 127.0.0.1] [--port 0]` prints its URL on the first
 line of stdout and serves until killed; it re-executes itself with a scrubbed environment first,
-so the parent that every call is forked from never held a credential. `spawn()` starts it that
-way from Python; `serve()` serves from the calling process (forks inherit that process's memory:
-use it only in a process that holds no secrets).
+so the parent that every call is forked from never held a credential. `serve()` (the local
+stack's entry) and `spawn()` start it that way from Python; `serve_in_process()` serves from the
+calling process (forks inherit that process's memory: only for a process holding no secrets).
 """
 from __future__ import annotations
 
@@ -82,6 +82,12 @@ class _Server(ThreadingHTTPServer):
 
 
 def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Start the sandbox server in its own credential-free process; returns (url, stop)."""
+    return spawn(host, port)
+
+
+def serve_in_process(host: str = "127.0.0.1",
+                     port: int = 0) -> tuple[str, Callable[[], None]]:
     """Serve from this process on a background thread; returns (url, stop)."""
     runner.prepare()
     server = _Server((host, port), _Handler)
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
                                    "--host", options.host, "--port", str(options.port)],
                   clean_environment())
     threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
-    url, _ = serve(options.host, options.port)
+    url, _ = serve_in_process(options.host, options.port)
     print(url, flush=True)
     threading.Event().wait()
 

@@ -15,7 +15,7 @@ CANARY = "canary-3f1e9b"
 DIRTY_SERVER = """
 import threading
 from chalicelib.sandbox import server
-url, stop = server.serve()
+url, stop = server.serve_in_process()
 print(url, flush=True)
 threading.Event().wait()
 """

@@ -162,3 +162,16 @@ def test_unknown_mode_is_a_configuration_error(monkeypatch):
     config.get_settings.cache_clear()
     with pytest.raises(ConfigurationError):
         sandbox.run_function("def f():\n    return 1\n", "f.py", "f", [], {})
+
+
+def test_served_sandbox_answers_over_http(monkeypatch):
+    from chalicelib import config
+    from chalicelib.sandbox import server
+
+    url, stop = server.serve()
+    try:
+        monkeypatch.setenv("TASKPORT_SANDBOX_URL", url)
+        config.get_settings.cache_clear()
+        assert sandbox.run_function("def f():\n    return 'served'\n", "f.py", "f", [], {}) == "served"
+    finally:
+        stop()
