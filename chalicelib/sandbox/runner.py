@@ -42,6 +42,7 @@ _prepared = False
 _prepare_lock = threading.Lock()
 _uid_lock = threading.Lock()
 _uids_in_use: set[int] = set()
+_next_slot = 0
 _baseline_tasks = 0
 _environment_block = (0, 0)
 
@@ -341,12 +342,16 @@ def _write_all(fd: int, data: bytes) -> None:  # pragma: no cover - child proces
 
 
 def _take_uid() -> int:
+    global _next_slot
     base = UID_BASE + ((os.getpid() % (1 << 21)) << 10)
     with _uid_lock:
-        for slot in range(UID_SLOTS):
-            uid = base + slot
+        # Round robin, not lowest-free: processes the sweep just killed may still be unreaped
+        # zombies (reparented to init), and they count against RLIMIT_NPROC for their uid.
+        for step in range(UID_SLOTS):
+            uid = base + (_next_slot + step) % UID_SLOTS
             if uid not in _uids_in_use:
                 _uids_in_use.add(uid)
+                _next_slot = (_next_slot + step + 1) % UID_SLOTS
                 return uid
     raise RuntimeError("every sandbox uid is in use")
 
