@@ -177,15 +177,16 @@ def _poll_intervals() -> Iterator[float]:
 
 
 def watch(keys: Sequence[str], deadline_seconds: float, account_id: str | None = None, *,
-          clock: Callable[[], float] = time.monotonic,
+          initial: Sequence[Task] | None = None, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep) -> Iterator[list[Task]]:
     """Yield every task once, then the tasks whose status changed, until all finish or the deadline.
 
-    Polls with consistent reads at growing intervals (50 ms up to 1 s), reading only the tasks
-    that are still open.
+    `initial` (the tasks just created) saves the first read. Polls with consistent reads at
+    growing intervals (50 ms up to 1 s), reading only the tasks that are still open.
     """
     deadline = clock() + deadline_seconds
-    current = {task.key: task for task in get_tasks(keys, account_id)}
+    first = list(initial) if initial is not None else get_tasks(keys, account_id)
+    current = {task.key: task for task in first}
     yield [current[key] for key in keys]
     intervals = _poll_intervals()
     while True:
@@ -204,11 +205,12 @@ def watch(keys: Sequence[str], deadline_seconds: float, account_id: str | None =
 
 
 def wait_for(keys: Sequence[str], deadline_seconds: float, account_id: str | None = None, *,
-             clock: Callable[[], float] = time.monotonic,
+             initial: Sequence[Task] | None = None, clock: Callable[[], float] = time.monotonic,
              sleep: Callable[[float], None] = time.sleep) -> list[Task]:
     """The tasks once all are finished, or as they are when the deadline passes."""
     latest: dict[str, Task] = {}
-    for batch in watch(keys, deadline_seconds, account_id, clock=clock, sleep=sleep):
+    for batch in watch(keys, deadline_seconds, account_id, initial=initial, clock=clock,
+                       sleep=sleep):
         latest.update((task.key, task) for task in batch)
     if latest and any(not task.finished for task in latest.values()):
         # watch yields status changes only; a final read carries the latest progress too.

@@ -130,9 +130,10 @@ def _check_capability(key: str, account_id: str | None) -> None:
         raise NotFound(f"no task {key!r}", field="tasks")
 
 
-def _ndjson(keys: list[str], account_id: str | None) -> Response:
+def _ndjson(keys: list[str], account_id: str | None, initial: list[Task] | None = None) -> Response:
     lines = []
-    for index, batch in enumerate(engine.watch(keys, get_settings().block_wait_seconds, account_id)):
+    for index, batch in enumerate(engine.watch(keys, get_settings().block_wait_seconds, account_id,
+                                               initial=initial)):
         views = [status_view(task) for task in batch]
         lines.extend([json.dumps(views)] if index == 0 else [json.dumps(v) for v in views])
     return Response(body="\n".join(lines) + "\n", status_code=200, headers={"Content-Type": NDJSON})
@@ -168,7 +169,8 @@ def _file_answer(task: Task, filename: str | None, account_id: str | None, retry
     <img> tag) keeps waiting instead of showing an error.
     """
     _check_filename(engine.output_files(task.account_id, task.task_type), filename)
-    task = engine.wait_for([task.key], get_settings().block_wait_seconds, account_id)[0]
+    task = engine.wait_for([task.key], get_settings().block_wait_seconds, account_id,
+                           initial=[task])[0]
     if not task.finished:
         location = f"{retry_path}?task={quote(task.key)}"
         return Response(body=json.dumps(status_view(task)), status_code=302,
@@ -192,7 +194,8 @@ def create() -> Response:
     definitions, listed = _task_definitions(body)
     tasks = _create(principal, definitions, location="body", prefix="tasks", listed=listed)
     if _flag(_params().get("block"), "block", "body"):
-        tasks = engine.wait_for([t.key for t in tasks], get_settings().block_wait_seconds)
+        tasks = engine.wait_for([t.key for t in tasks], get_settings().block_wait_seconds,
+                                initial=tasks)
     return _statuses(tasks)
 
 
@@ -238,7 +241,7 @@ def create_stream() -> Response:
     principal = _principal()
     definitions, listed = _task_definitions(body)
     tasks = _create(principal, definitions, location="body", prefix="tasks", listed=listed)
-    return _ndjson([task.key for task in tasks], None)
+    return _ndjson([task.key for task in tasks], None, tasks)
 
 
 @surface.route("/v1/status", methods=["GET"], cors=True)

@@ -1,0 +1,24 @@
+"""Count the AWS calls botocore makes (moto answers them), as "Service.Operation"."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def count_calls() -> Iterator[list[str]]:
+    """Record every API call made inside the block (boto3 and pynamodb both go through here)."""
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        calls.append(f"{self.meta.service_model.service_id}.{operation_name}")
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = recording
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = original

@@ -1,0 +1,153 @@
+"""The engine's public API: create, keys, conflicts, manual tasks, settle, list, wait, batching."""
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from chalicelib.errors import Conflict, Gone, Invalid, NotFound
+from tests.api.dragon.conftest import drain
+
+
+def test_new_keys_are_26_characters_of_base32():
+    from chalicelib.engine.tasks import is_engine_key, new_key
+
+    keys = {new_key() for _ in range(200)}
+    assert len(keys) == 200
+    assert all(re.fullmatch(r"[A-Z2-7]{26}", key) and is_engine_key(key) for key in keys)
+
+
+def test_create_reports_the_index_and_field_of_bad_specs(engine):
+    specs = [engine.TaskSpec("hello", {"name": "a"}), engine.TaskSpec("hello", {"name": 1})]
+    with pytest.raises(Invalid) as raised:
+        engine.create_tasks("acct", "default", specs)
+    assert (raised.value.field, raised.value.details["index"]) == ("name", 1)
+    with pytest.raises(Invalid) as unknown:
+        engine.create_tasks("acct", "default", [engine.TaskSpec("nope", {})])
+    assert unknown.value.field == "task_type"
+
+
+def test_chosen_key_created_twice_concurrently_makes_one_task(engine):
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def create(name):
+        barrier.wait()
+        try:
+            results.append(engine.create_tasks("acct", "default", [
+                engine.TaskSpec("hello", {"name": name}, key="wf:acct:flow:42")])[0])
+        except Conflict as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=create, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 1 and len(errors) == 1
+    existing = errors[0].details["existing"]
+    assert existing.key == "wf:acct:flow:42"
+    assert existing.params == results[0].params
+
+
+def test_chosen_key_may_not_look_like_an_engine_key(engine):
+    with pytest.raises(Invalid):
+        engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"}, key="A" * 26)])
+
+
+def test_manual_task_stays_queued_until_completed(engine, world, finished_tasks):
+    task = engine.create_tasks("acct", "default", [
+        engine.TaskSpec("hello", {"name": "a"}, key="wf:acct:f:1", enqueue=False,
+                        notify={"webhook": True})])[0]
+    assert drain(world["tasks_queue"]) == 0
+    done = engine.complete_task(task.key, "acct", {"answer": 42})
+    assert (done.status, done.result, done.notify) == ("success", {"answer": 42}, {"webhook": True})
+    assert finished_tasks == [done]
+    with pytest.raises(Gone) as again:
+        engine.complete_task(task.key, "acct", {})
+    assert again.value.details["task"].status == "success"
+
+
+def test_cancel_and_complete_respect_accounts(engine):
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+    with pytest.raises(NotFound):
+        engine.cancel_task(task.key, "other")
+    with pytest.raises(NotFound):
+        engine.complete_task("missing", "acct", 1)
+    assert engine.cancel_task(task.key, "acct").status == "canceled"
+    with pytest.raises(Gone):
+        engine.cancel_task(task.key, "acct")
+
+
+def test_get_tasks_hides_other_accounts_and_keeps_order(engine):
+    a, b = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"}),
+                                                   engine.TaskSpec("hello", {"name": "b"})])
+    assert [t.key for t in engine.get_tasks([b.key, a.key, b.key])] == [b.key, a.key, b.key]
+    with pytest.raises(NotFound):
+        engine.get_tasks([a.key], account_id="other")
+    with pytest.raises(NotFound):
+        engine.get_task(a.key, account_id="other")
+
+
+def test_list_tasks_by_group_filters_status_and_pages(engine, world):
+    specs = [engine.TaskSpec("hello", {"name": str(i)}, enqueue=i >= 3, notify={"group": "wf:g"})
+             for i in range(7)]
+    created = engine.create_tasks("acct", "default", specs)
+    engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "x"},
+                                                            notify={"group": "wf:other"})])
+    engine.create_tasks("acct2", "default", [engine.TaskSpec("hello", {"name": "x"},
+                                                             notify={"group": "wf:g"})])
+    drain(world["tasks_queue"])
+    engine.cancel_task(created[0].key, "acct")
+
+    seen, cursor = [], None
+    while True:
+        page, cursor = engine.list_tasks("acct", "default", "wf:g", None, limit=2, cursor=cursor)
+        seen.extend(page)
+        if cursor is None:
+            break
+    assert sorted(t.key for t in seen) == sorted(t.key for t in created)
+
+    queued, _ = engine.list_tasks("acct", "default", "wf:g", "queued")
+    assert sorted(t.key for t in queued) == sorted(t.key for t in created[1:3])
+    open_or_canceled, cursor = engine.list_tasks("acct", "default", "wf:g", ["queued", "canceled"],
+                                                 limit=2)
+    rest, last = engine.list_tasks("acct", "default", "wf:g", ["queued", "canceled"], cursor=cursor)
+    assert last is None
+    assert {t.status for t in open_or_canceled + rest} == {"queued", "canceled"}
+    assert len(open_or_canceled + rest) == 3
+    with pytest.raises(Invalid):
+        engine.list_tasks("acct", "default", "wf:g", "open")
+    with pytest.raises(Invalid):
+        engine.list_tasks("acct", "default", "wf:g", None, cursor="garbage!")
+
+
+def test_wait_for_polls_at_growing_intervals_until_the_deadline(engine):
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+    now = [0.0]
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    tasks = engine.wait_for([task.key], 10, clock=lambda: now[0], sleep=sleep)
+    assert tasks[0].status == "queued"
+    assert sleeps == sorted(sleeps[:-1]) + sleeps[-1:]
+    assert sleeps[0] < sleeps[5] <= 1.0
+    assert sum(sleeps) == pytest.approx(10)
+
+
+def test_create_batches_writes_and_messages(engine):
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from tests.unit.engine.calls import count_calls
+
+    aws.queue_url(get_settings().tasks_queue)  # deployments configure the URL, not a name
+    with count_calls() as calls:
+        engine.create_tasks("acct", "default",
+                            [engine.TaskSpec("hello", {"name": str(i)}) for i in range(100)])
+    assert calls.count("DynamoDB.BatchWriteItem") == 4
+    assert calls.count("SQS.SendMessageBatch") == 10
+    assert len(calls) == 14

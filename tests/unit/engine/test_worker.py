@@ -1,0 +1,223 @@
+"""The worker and the janitor fed with generated SQS events: duplicates, crashes, leases, limits."""
+from __future__ import annotations
+
+import json
+import time
+
+from tests.api.dragon.conftest import drain
+
+
+def _event(*keys: str, bodies: list[str] | None = None) -> dict:
+    bodies = bodies if bodies is not None else [json.dumps({"key": key}) for key in keys]
+    return {"Records": [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body,
+                         "eventSource": "aws:sqs"} for i, body in enumerate(bodies)]}
+
+
+def _hello(engine, account_id="acct", **options):
+    return engine.create_tasks(account_id, "default",
+                               [engine.TaskSpec("hello", {"name": "Ada"}, **options)])[0]
+
+
+def test_task_worker_handler_takes_a_plain_lambda_event(engine, finished_tasks):
+    import app
+
+    task = _hello(engine)
+    assert app.task_worker(_event(task.key), None) == {"batchItemFailures": []}
+    done = engine.get_task(task.key)
+    assert (done.status, done.result, done.attempt) == ("success", "Hello Ada", 1)
+    assert set(done.events) == {"queued", "started", "completed"}
+    assert [t.key for t in finished_tasks] == [task.key]
+
+
+def test_duplicate_messages_run_a_task_once(engine, finished_tasks):
+    from chalicelib.engine import worker
+
+    task = _hello(engine)
+    assert worker.handle_batch(_event(task.key, task.key)["Records"]) == {"batchItemFailures": []}
+    worker.handle_batch(_event(task.key)["Records"])
+    assert engine.get_task(task.key).attempt == 1
+    assert len(finished_tasks) == 1
+
+
+def test_late_message_for_running_task_is_a_no_op(engine, task_types):
+    from chalicelib.engine import worker
+
+    seen = []
+
+    def nested(params, ctx):
+        seen.append(worker.run_task(ctx.key))  # the same task's message arriving meanwhile
+        return "done"
+
+    task_types("test.nested", nested)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.nested", {})])[0]
+    worker.run_task(task.key)
+    assert seen == [None]
+    finished = engine.get_task(task.key)
+    assert (finished.status, finished.result, finished.attempt) == ("success", "done", 1)
+
+
+def test_crash_mid_task_ends_in_error_with_the_message(engine, task_types, finished_tasks):
+    from chalicelib.engine import worker
+
+    def crash(params, ctx):
+        ctx.progress(50)
+        raise RuntimeError("disk on fire")
+
+    task_types("test.crash", crash)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.crash", {})])[0]
+    assert worker.handle_batch(_event(task.key)["Records"]) == {"batchItemFailures": []}
+    failed = engine.get_task(task.key)
+    assert (failed.status, failed.error, failed.progress) == ("error", "disk on fire", 50)
+    assert finished_tasks[0].status == "error"
+
+
+def test_progress_is_recorded_with_an_event(engine, task_types):
+    from chalicelib.engine import worker
+
+    observed = []
+
+    def slow(params, ctx):
+        ctx.progress({"done": 1, "of": 2})
+        observed.append(engine.get_task(ctx.key))
+        return "ok"
+
+    task_types("test.progress", slow)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.progress", {})])[0]
+    worker.run_task(task.key)
+    assert observed[0].status == "executing"
+    assert observed[0].progress == {"done": 1, "of": 2}
+    assert "progress" in observed[0].events
+
+
+def test_cancel_while_running_drops_the_result(engine, task_types, finished_tasks):
+    from chalicelib.engine import worker
+
+    def canceled_meanwhile(params, ctx):
+        engine.cancel_task(ctx.key, "acct")
+        ctx.progress(10)
+        return "never stored"
+
+    task_types("test.cancel", canceled_meanwhile)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.cancel", {})])[0]
+    worker.run_task(task.key)
+    final = engine.get_task(task.key)
+    assert (final.status, final.result) == ("canceled", None)
+    assert [t.status for t in finished_tasks] == ["canceled"]
+
+
+def test_message_that_names_no_task_is_dropped(engine):
+    from chalicelib.engine import worker
+
+    records = _event(bodies=["not json", json.dumps({"other": 1}), json.dumps({"key": "NOPE"})])
+    assert worker.handle_batch(records["Records"]) == {"batchItemFailures": []}
+
+
+def test_infrastructure_error_reports_only_that_message(engine, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.engine import worker
+    from chalicelib.models import tasks as store
+
+    good, bad = _hello(engine), _hello(engine)
+    real_claim = store.claim
+
+    def flaky_claim(key, *args, **kwargs):
+        if key == bad.key:
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.example")
+        return real_claim(key, *args, **kwargs)
+
+    monkeypatch.setattr(store, "claim", flaky_claim)
+    report = worker.handle_batch(_event(good.key, bad.key)["Records"])
+    assert report == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert engine.get_task(good.key).status == "success"
+    assert engine.get_task(bad.key).status == "queued"
+
+
+def test_hook_that_raises_never_loses_the_transition(engine):
+    from chalicelib.engine import hooks, worker
+
+    def broken(task):
+        raise ValueError("webhook store down")
+
+    hooks.on_finish(broken)
+    try:
+        task = _hello(engine)
+        worker.run_task(task.key)
+    finally:
+        hooks.remove(broken)
+    assert engine.get_task(task.key).status == "success"
+
+
+def test_janitor_redrives_expired_leases_until_the_attempt_limit(engine, world, monkeypatch,
+                                                                   finished_tasks):
+    from chalicelib import config
+    from chalicelib.engine import janitor
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    monkeypatch.setenv("TASKPORT_TASK_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("TASKPORT_TASK_LEASE_SECONDS", "60")
+    config.get_settings.cache_clear()
+    task = _hello(engine)
+    now = time.time()
+
+    def die_while_running(at):
+        # a worker claims the task and its Lambda is killed: nothing else is written
+        assert store.claim(task.key, iso(at), at, at + 60, 2) is not None
+
+    die_while_running(now)
+    assert janitor.run(now=now + 61) == {"redriven": 1, "failed": 0, "unsent": 0}
+    redriven = engine.get_task(task.key)
+    assert (redriven.status, redriven.attempt) == ("queued", 1)
+    die_while_running(now + 62)
+    assert janitor.run(now=now + 200) == {"redriven": 0, "failed": 1, "unsent": 0}
+    final = engine.get_task(task.key)
+    assert final.status == "error"
+    assert final.error == "the task did not finish in 2 attempts"
+    assert [t.key for t in finished_tasks] == [task.key]
+    drain(world["tasks_queue"])  # the original and the re-driven message are now no-ops
+    assert engine.get_task(task.key).status == "error"
+
+
+def test_redelivered_message_reclaims_a_task_whose_lease_expired(engine):
+    from chalicelib.engine import worker
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = _hello(engine)
+    now = time.time()
+    store.claim(task.key, iso(now), now, now + 10, 3)
+    assert worker.run_task(task.key) is None  # lease still live: no-op
+    done = worker.run_task(task.key, clock=lambda: now + 11)
+    assert (done.status, done.attempt) == ("success", 2)
+
+
+def test_janitor_resends_a_queued_task_whose_message_was_lost(engine, world, monkeypatch):
+    from chalicelib import aws
+    from chalicelib.engine import janitor
+
+    task = _hello(engine)
+    aws.client("sqs").purge_queue(QueueUrl=world["tasks_queue"])
+    assert janitor.run(now=time.time() + 10_000)["redriven"] == 1
+    assert drain(world["tasks_queue"]) == 1
+    assert engine.get_task(task.key).status == "success"
+
+
+def test_janitor_leaves_manual_and_finished_tasks_alone(engine, world):
+    from chalicelib.engine import janitor
+
+    manual = _hello(engine, enqueue=False)
+    done = _hello(engine)
+    drain(world["tasks_queue"])
+    assert janitor.run(now=time.time() + 10_000) == {"redriven": 0, "failed": 0, "unsent": 0}
+    assert engine.get_task(manual.key).status == "queued"
+    assert engine.get_task(done.key).status == "success"
+
+
+def test_janitor_handler_runs_from_a_schedule_event(engine):
+    import app
+
+    event = {"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+             "resources": ["arn:aws:events:us-east-1:123456789012:rule/janitor"], "detail": {}}
+    assert app.janitor(event, None) == {"redriven": 0, "failed": 0, "unsent": 0}
