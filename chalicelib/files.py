@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid, NotFound, PayloadTooLarge
@@ -62,8 +64,12 @@ def _not_found(path: str) -> NotFound:
     return NotFound(f"no file at {path}")
 
 
-def _is_missing(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+def _error_code(exc: ClientError) -> str | None:
+    return exc.response.get("Error", {}).get("Code")
+
+
+def _is_missing(exc: ClientError) -> bool:
+    code = _error_code(exc)
     return code in ("NoSuchKey", "404", "NotFound")
 
 
@@ -87,7 +93,7 @@ def read_file(account_id: str, path: str) -> tuple[bytes, str]:
     try:
         response = aws.client("s3").get_object(Bucket=get_settings().bucket,
                                                Key=_key(account_id, path))
-    except Exception as exc:
+    except ClientError as exc:
         if _is_missing(exc):
             raise _not_found(path) from exc
         raise
@@ -101,7 +107,7 @@ def delete_file(account_id: str, path: str) -> None:
     key = _key(account_id, path)
     try:
         s3.head_object(Bucket=get_settings().bucket, Key=key)
-    except Exception as exc:
+    except ClientError as exc:
         if _is_missing(exc):
             raise _not_found(path) from exc
         raise
@@ -163,8 +169,8 @@ class ScriptCache:
             arguments["IfNoneMatch"] = f'"{etag}"'
         try:
             response = aws.client("s3").get_object(**arguments)
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        except ClientError as exc:
+            code = _error_code(exc)
             if code in ("304", "NotModified") and cached is not None and etag is not None:
                 return cached, etag
             if _is_missing(exc):
