@@ -24,8 +24,9 @@ package: $(STAMP)
 lint-template: $(STAMP)
 	$(VENV)/bin/cfn-lint dist/sam.yaml
 
+# Every benchmark prints its figures beside their targets; foundation.py reads dist/ if built.
 bench: $(STAMP)
-	$(PY) bench/foundation.py
+	set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf dist build .pytest_cache
