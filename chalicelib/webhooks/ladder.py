@@ -26,8 +26,11 @@ def next_delay(attempts_made: int, schedule: tuple[int, ...],
 
 
 def hop_seconds(remaining: float) -> int:
-    """The SQS DelaySeconds for the next hop towards a due time `remaining` seconds away."""
-    return max(0, min(MAX_SQS_DELAY, math.ceil(remaining)))
+    """The SQS DelaySeconds for the next hop towards a due time `remaining` seconds away.
+
+    Rounded to the nearest second: the sender treats a step as due up to a second early.
+    """
+    return max(0, min(MAX_SQS_DELAY, math.floor(remaining + 0.5)))
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:

@@ -39,7 +39,8 @@ def test_jitter_spreads_one_step():
 def test_hop_seconds_caps_at_sqs_limit():
     assert ladder.hop_seconds(0) == 0
     assert ladder.hop_seconds(-3) == 0
-    assert ladder.hop_seconds(4.2) == 5
+    assert ladder.hop_seconds(4.2) == 4
+    assert ladder.hop_seconds(4.6) == 5
     assert ladder.hop_seconds(3600) == 900
 
 
