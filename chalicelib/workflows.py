@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,7 @@ CANCELABLE_STATES = ("queued", "executing")
 ROTATION_GRACE = dt.timedelta(hours=24)
 MAX_FIELDS = 200
 MAX_NAME = 200
+CACHE_SIZE = 1024
 
 
 class TaskCanceled(Forbidden):
@@ -100,12 +103,47 @@ def _validate_definition(body: dict[str, Any]) -> dict[str, Any]:
             "handler_script_path": script or None}
 
 
+class _DefinitionCache:
+    """Workflow definitions for task creation, kept per warm process for a few seconds.
+
+    Creating a task needs the workflow's input fields; caching them keeps a new task at one
+    write. A change is seen at once in the process that made it and within
+    `workflow_cache_seconds` elsewhere. Webhook sending never uses this cache.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, Workflow]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, account_id: str, handle: str) -> Workflow:
+        key = (account_id, handle)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        workflow = store.get_workflow(account_id, handle)
+        with self._lock:
+            if len(self._entries) >= CACHE_SIZE:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + get_settings().workflow_cache_seconds,
+                                  workflow)
+        return workflow
+
+    def forget(self, account_id: str, handle: str) -> None:
+        with self._lock:
+            self._entries.pop((account_id, handle), None)
+
+
+definitions = _DefinitionCache()
+
+
 def save_workflow(account_id: str, handle: str, body: dict[str, Any]) -> SavedWorkflow:
     """Create or replace a workflow's definition; a new one gets its signing secret."""
     validate_handle(handle)
     definition = _validate_definition(body)
     secret = signing.new_secret()
     workflow, created = store.put_workflow(account_id, handle, new_secret=secret, **definition)
+    definitions.forget(account_id, handle)
     return SavedWorkflow(workflow, created, secret if created else None)
 
 
@@ -160,7 +198,7 @@ def create_task(account_id: str, workspace: str, handle: str, task_id: str,
     The same id with other input is a Conflict; the id of a canceled task is TaskCanceled.
     """
     task_id = normalize_task_id(task_id)
-    workflow = store.get_workflow(account_id, handle)
+    workflow = definitions.get(account_id, handle)
     task_input = _validate_input(workflow, task_input)
     params: dict[str, Any] = {"input": task_input, "workflow": handle, "task_id": task_id,
                               "group": group(handle)}
@@ -212,12 +250,11 @@ def complete_task(account_id: str, handle: str, task_id: str, output: Any) -> An
         raise TaskFinished(f"task {task_id} is already completed or canceled") from exc
 
 
-def list_tasks(account_id: str, workspace: str, handle: str, status: str | None,
+def list_tasks(account_id: str, workspace: str, handle: str, status: tuple[str, ...] | None,
                limit: int | None, cursor: str | None) -> tuple[list[Any], str | None]:
-    """A page of the workflow's tasks, optionally only those in one engine status."""
-    store.get_workflow(account_id, handle)
-    return engine.list_tasks(account_id, workspace, group(handle), status,
-                             limit or get_settings().list_page_size, cursor)
+    """A page of the workflow's tasks, optionally only those in the given engine states."""
+    definitions.get(account_id, handle)
+    return engine.list_tasks(account_id, workspace, group(handle), status, limit, cursor)
 
 
 def list_deliveries(account_id: str, handle: str, task_id: str) -> list[Delivery]:
