@@ -67,6 +67,7 @@ class Settings:
     egress_allow: tuple[str, ...]
     fetch_max_bytes: int
     fetch_timeout_seconds: float
+    file_url_seconds: int
 
     @property
     def require_admin_token(self) -> str:
@@ -121,4 +122,5 @@ def get_settings() -> Settings:
         egress_allow=_list("TASKPORT_EGRESS_ALLOW"),
         fetch_max_bytes=_int("TASKPORT_FETCH_MAX_BYTES", 20 * 1024 * 1024),
         fetch_timeout_seconds=_float("TASKPORT_FETCH_TIMEOUT_SECONDS", 15.0),
+        file_url_seconds=_int("TASKPORT_FILE_URL_SECONDS", 3600),
     )

@@ -8,7 +8,11 @@ from typing import Any
 TABLES: dict[str, dict[str, Any]] = {
     "accounts_table": {"indexes": {}},
     "entities_table": {"indexes": {}},
-    "tasks_table": {"indexes": {}},
+    "tasks_table": {"indexes": {
+        # see chalicelib/models/tasks.py: tasks of a group by status, and open tasks by lease expiry
+        "by_group": {"hash": "group_pk", "range": "group_sk"},
+        "by_lease": {"hash": "lease_pk", "range": "lease_sk", "projection": "KEYS_ONLY"},
+    }},
 }
 TTL_ATTRIBUTE = "expires_at"
 

@@ -1,0 +1,43 @@
+"""Work messages on the tasks queue: one small message {"key"} per task, sent in batches of 10."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Sequence
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+
+log = logging.getLogger("taskport.engine")
+SQS_BATCH = 10
+
+
+def send(keys: Sequence[str]) -> list[str]:
+    """Send one message per key (SendMessageBatch); returns the keys whose message failed.
+
+    A failed send loses nothing: the task is written with a lease already, and the janitor
+    re-drives it when that lease expires.
+    """
+    sqs = aws.client("sqs")
+    queue = aws.queue_url(get_settings().tasks_queue)
+    failed: list[str] = []
+    for start in range(0, len(keys), SQS_BATCH):
+        chunk = keys[start:start + SQS_BATCH]
+        entries = [{"Id": str(i), "MessageBody": json.dumps({"key": key})} for i, key in enumerate(chunk)]
+        answer = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+        for failure in answer.get("Failed", []):
+            key = chunk[int(failure["Id"])]
+            log.warning("could not enqueue task %s: %s; the janitor will re-drive it",
+                        key, failure.get("Message"))
+            failed.append(key)
+    return failed
+
+
+def key_of(body: str) -> str | None:
+    """The task key a message carries, or None when the message is not one of ours."""
+    try:
+        decoded = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    key = decoded.get("key") if isinstance(decoded, dict) else None
+    return key if isinstance(key, str) and key else None

@@ -1,0 +1,47 @@
+"""The janitor (every minute): re-drive open tasks whose lease expired, or end them in error.
+
+A lease expires when a worker died mid-task (Lambda timeout, crash) or when a task's message
+was lost or never sent. Below the attempt limit the task is queued again with a new message;
+at the limit it ends in error. Each move is one conditional write on the lease the janitor saw,
+so a worker that finishes meanwhile, or a second janitor, wins cleanly.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from chalicelib.config import get_settings
+from chalicelib.engine import dispatch
+from chalicelib.engine.tasks import iso
+from chalicelib.engine.worker import give_up
+from chalicelib.models import tasks as store
+
+log = logging.getLogger("taskport.engine")
+BATCH = 500
+
+
+def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
+    """One janitor pass; answers how many tasks were re-driven and how many ended in error."""
+    settings = get_settings()
+    now = time.time() if now is None else now
+    leases = store.expired_leases(now, limit)
+    tasks = store.get_many([lease.key for lease in leases], consistent=True)
+    redriven: list[str] = []
+    failed = 0
+    for lease in leases:
+        task = tasks.get(lease.key)
+        if task is None or task.finished:
+            continue
+        if task.attempt >= settings.task_max_attempts:
+            if give_up(task, lease.lease_sk, settings.task_max_attempts, now) is not None:
+                failed += 1
+            continue
+        moved = store.redrive(task.key, task.status, lease.lease_sk,
+                              now + settings.task_lease_seconds, iso(now))
+        if moved is not None:
+            redriven.append(task.key)
+    unsent = dispatch.send(redriven) if redriven else []
+    if redriven or failed:
+        log.info("janitor: re-drove %d tasks (%d unsent), ended %d in error",
+                 len(redriven), len(unsent), failed)
+    return {"redriven": len(redriven), "failed": failed, "unsent": len(unsent)}

@@ -1,0 +1,114 @@
+"""Task types: built-ins register by name; account-defined types plug in through resolvers."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalicelib.config import Settings
+from chalicelib.errors import Invalid
+
+class TaskCanceled(Exception):
+    """Raised into running code when its task was canceled (or re-driven) under it."""
+
+
+Run = Callable[[dict[str, Any], "RunContext"], Any]
+Validate = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+Resolver = Callable[[str, str], "TaskType | None"]
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """A runnable kind of task.
+
+    `validate(params)` raises errors.Invalid(field=...) and may return normalised params;
+    `files`, when known in advance, names the output files (surfaces check a filename early).
+    """
+
+    name: str
+    run: Run
+    validate: Validate | None = None
+    files: tuple[str, ...] | None = None
+
+
+@dataclass
+class RunContext:
+    """What a running task may use: its identity, a progress callback and an output-file writer."""
+
+    key: str
+    account_id: str
+    workspace: str
+    attempt: int
+    settings: Settings
+    report_progress: Callable[[Any], None]
+    store_file: Callable[[str, bytes, str], None]
+    files: list[str] = field(default_factory=list)
+
+    def progress(self, value: Any) -> None:
+        """Record the task's progress (any JSON value); raises TaskCanceled if it was canceled."""
+        self.report_progress(value)
+
+    def write_file(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Store an output file under the task's key."""
+        self.store_file(name, data, content_type)
+        if name not in self.files:
+            self.files.append(name)
+
+
+_types: dict[str, TaskType] = {}
+_resolvers: list[Resolver] = []
+_builtins_loaded = False
+_lock = threading.Lock()
+
+
+def register(name: str, run: Run, validate: Validate | None = None,
+             files: tuple[str, ...] | None = None) -> TaskType:
+    """Register a task type under `name` (a later registration replaces an earlier one)."""
+    task_type = TaskType(name=name, run=run, validate=validate, files=files)
+    _types[name] = task_type
+    return task_type
+
+
+def add_resolver(resolver: Resolver) -> None:
+    """Add a lookup for types not registered by name: fn(account_id, task_type) -> TaskType | None."""
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    with _lock:
+        if not _builtins_loaded:
+            import chalicelib.builtin_tasks  # noqa: F401  (registers on import)
+            _builtins_loaded = True
+
+
+def find(account_id: str, name: str) -> TaskType | None:
+    """The task type `name` as seen by the account, or None."""
+    _load_builtins()
+    found = _types.get(name)
+    if found is not None:
+        return found
+    for resolver in _resolvers:
+        found = resolver(account_id, name)
+        if found is not None:
+            return found
+    return None
+
+
+def resolve(account_id: str, name: Any) -> TaskType:
+    """The task type `name`, or Invalid naming the field `task_type`."""
+    if not isinstance(name, str) or not name:
+        raise Invalid("the task type must be a non-empty string", field="task_type")
+    found = find(account_id, name)
+    if found is None:
+        raise Invalid(f"unknown task type {name!r}", field="task_type")
+    return found
+
+
+def names() -> list[str]:
+    """The names of the registered (not resolved) task types."""
+    _load_builtins()
+    return sorted(_types)

@@ -1,0 +1,398 @@
+"""Tasks in the tasks table: one item per task (pk TASK#<key>, sk TASK); every transition conditional.
+
+Two sparse indexes ride on the same items:
+- `by_group` (group_pk = "<account>#<workspace>#<group>", group_sk = "<status>#<key>"): tasks of a
+  group, listable per status. Every transition rewrites group_sk, which it can do without
+  reading the item because the key is known; tasks without a group have no group_pk and are
+  not indexed.
+- `by_lease` (lease_pk = "LEASE#<shard>", lease_sk = zero-padded expiry in epoch seconds, KEYS_ONLY):
+  every enqueued task that is not finished carries a lease, so the janitor finds lost work with
+  one query per shard. The lease is removed by every transition to a final status.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute,
+                                 UnicodeAttribute)
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.errors import Conflict, Invalid
+from chalicelib.models.base import table_meta
+
+QUEUED = "queued"
+EXECUTING = "executing"
+SUCCESS = "success"
+ERROR = "error"
+CANCELED = "canceled"
+STATUSES = (QUEUED, EXECUTING, SUCCESS, ERROR, CANCELED)
+FINISHED = (SUCCESS, ERROR, CANCELED)
+OPEN = (QUEUED, EXECUTING)
+LEASE_SHARDS = 8
+SORT_SEPARATOR = "#"
+
+
+class GroupIndex(GlobalSecondaryIndex):
+    """Tasks of one group of one account and workspace, ordered by status then key."""
+
+    class Meta:
+        index_name = "by_group"
+        projection = AllProjection()
+
+    group_pk = UnicodeAttribute(hash_key=True)
+    group_sk = UnicodeAttribute(range_key=True)
+
+
+class LeaseIndex(GlobalSecondaryIndex):
+    """Open, enqueued tasks by lease expiry (keys only)."""
+
+    class Meta:
+        index_name = "by_lease"
+        projection = KeysOnlyProjection()
+
+    lease_pk = UnicodeAttribute(hash_key=True)
+    lease_sk = UnicodeAttribute(range_key=True)
+
+
+class TaskRecord(Model):
+    """One task: pk TASK#<key>, sk TASK."""
+
+    Meta = table_meta("tasks_table")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    key = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    workspace = UnicodeAttribute()
+    task_type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    params = JSONAttribute()
+    attempt = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    queued_at = UnicodeAttribute()
+    started_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    progressed_at = UnicodeAttribute(null=True)
+    progress = JSONAttribute(null=True)
+    result = JSONAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    files = ListAttribute(of=UnicodeAttribute, null=True)
+    notify = JSONAttribute(null=True)
+    group = UnicodeAttribute(null=True)
+    group_pk = UnicodeAttribute(null=True)
+    group_sk = UnicodeAttribute(null=True)
+    lease_pk = UnicodeAttribute(null=True)
+    lease_sk = UnicodeAttribute(null=True)
+    by_group = GroupIndex()
+    by_lease = LeaseIndex()
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task as every surface sees it."""
+
+    key: str
+    account_id: str
+    workspace: str
+    task_type: str
+    params: dict[str, Any]
+    status: str
+    progress: Any
+    result: Any
+    error: str | None
+    events: dict[str, str]
+    files: list[str]
+    notify: dict[str, Any] | None
+    group: str | None
+    attempt: int
+    created_at: str
+    updated_at: str
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """What the engine asks the store to write for one new task."""
+
+    key: str
+    account_id: str
+    workspace: str
+    task_type: str
+    params: dict[str, Any]
+    notify: dict[str, Any] | None
+    group: str | None
+    lease_expires: int | None
+    client_key: bool
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One entry of the lease index: a task key and the lease expiry it had when listed."""
+
+    key: str
+    lease_sk: str
+
+
+def _pk(key: str) -> str:
+    return f"TASK#{key}"
+
+
+def lease_shard(key: str) -> str:
+    """The lease partition of a task: spread over LEASE_SHARDS so no one partition is hot."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return f"LEASE#{digest[0] % LEASE_SHARDS}"
+
+
+def lease_value(expires: float) -> str:
+    """A lease expiry as a sortable string."""
+    return f"{int(expires):012d}"
+
+
+def group_pk(account_id: str, workspace: str, group: str) -> str:
+    return f"{account_id}#{workspace}#{group}"
+
+
+def _group_sk(status: str, key: str) -> str:
+    return f"{status}{SORT_SEPARATOR}{key}"
+
+
+def to_task(record: TaskRecord) -> Task:
+    """The domain view of a record."""
+    events = {"queued": record.queued_at}
+    if record.started_at:
+        events["started"] = record.started_at
+    if record.progressed_at:
+        events["progress"] = record.progressed_at
+    if record.completed_at:
+        events["completed"] = record.completed_at
+    return Task(key=record.key, account_id=record.account_id, workspace=record.workspace,
+                task_type=record.task_type, params=record.params or {}, status=record.status,
+                progress=record.progress, result=record.result, error=record.error,
+                events=events, files=list(record.files or []), notify=record.notify,
+                group=record.group, attempt=int(record.attempt or 0),
+                created_at=record.created_at, updated_at=record.updated_at)
+
+
+def _new_record(task: NewTask, now: str) -> TaskRecord:
+    record = TaskRecord(_pk(task.key), "TASK", key=task.key, account_id=task.account_id,
+                        workspace=task.workspace, task_type=task.task_type, status=QUEUED,
+                        params=task.params, attempt=0, created_at=now, updated_at=now,
+                        queued_at=now, notify=task.notify, group=task.group)
+    if task.group is not None:
+        record.group_pk = group_pk(task.account_id, task.workspace, task.group)
+        record.group_sk = _group_sk(QUEUED, task.key)
+    if task.lease_expires is not None:
+        record.lease_pk = lease_shard(task.key)
+        record.lease_sk = lease_value(task.lease_expires)
+    return record
+
+
+def insert(tasks: Sequence[NewTask], now: str) -> list[Task]:
+    """Write new tasks: random keys in BatchWriteItem (25 a call), client keys one conditional put each.
+
+    A client key that exists already raises Conflict with details {"existing": Task}.
+    """
+    records = [_new_record(task, now) for task in tasks]
+    chosen = [r for r, t in zip(records, tasks) if t.client_key]
+    random = [r for r, t in zip(records, tasks) if not t.client_key]
+    for record in chosen:
+        try:
+            record.save(condition=TaskRecord.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            existing = get(record.key, consistent=True)
+            raise Conflict(f"a task with key {record.key!r} exists already", field="key",
+                           details={"existing": existing}) from exc
+    if len(random) == 1:
+        random[0].save()
+    elif random:
+        with TaskRecord.batch_write() as batch:
+            for record in random:
+                batch.save(record)
+    return [to_task(record) for record in records]
+
+
+def get(key: str, *, consistent: bool = False) -> Task | None:
+    """One task, or None."""
+    try:
+        return to_task(TaskRecord.get(_pk(key), "TASK", consistent_read=consistent))
+    except TaskRecord.DoesNotExist:
+        return None
+
+
+def get_with_lease(key: str) -> tuple[Task, str | None] | None:
+    """One task (consistent read) and its lease expiry as stored, or None."""
+    try:
+        record = TaskRecord.get(_pk(key), "TASK", consistent_read=True)
+    except TaskRecord.DoesNotExist:
+        return None
+    return to_task(record), record.lease_sk
+
+
+def get_many(keys: Iterable[str], *, consistent: bool = False) -> dict[str, Task]:
+    """The tasks that exist among `keys`, by key (BatchGetItem, 100 keys a call)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    if len(wanted) == 1:
+        found = get(wanted[0], consistent=consistent)
+        return {found.key: found} if found else {}
+    records = TaskRecord.batch_get([(_pk(key), "TASK") for key in wanted],
+                                   consistent_read=consistent)
+    return {record.key: to_task(record) for record in records}
+
+
+def _update(key: str, actions: list[Any], condition: Condition) -> Task | None:
+    """One conditional UpdateItem; the new task, or None when the condition did not hold."""
+    record = TaskRecord(_pk(key), "TASK")
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return to_task(record)
+
+
+def _status_actions(status: str, key: str, now: str) -> list[Any]:
+    return [TaskRecord.status.set(status), TaskRecord.group_sk.set(_group_sk(status, key)),
+            TaskRecord.updated_at.set(now)]
+
+
+def _finish_actions(status: str, key: str, now: str) -> list[Any]:
+    return [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
+            TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+
+
+def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attempts: int) -> Task | None:
+    """queued (or executing with an expired lease) -> executing, attempt + 1, with a new lease.
+
+    Only enqueued tasks (they carry a lease) can be claimed, and only below the attempt limit.
+    """
+    condition = (TaskRecord.lease_pk.exists() & (TaskRecord.attempt < max_attempts) & (
+        (TaskRecord.status == QUEUED)
+        | ((TaskRecord.status == EXECUTING) & (TaskRecord.lease_sk < lease_value(now_epoch)))))
+    actions = [*_status_actions(EXECUTING, key, now), TaskRecord.attempt.add(1),
+               TaskRecord.started_at.set(now), TaskRecord.lease_sk.set(lease_value(lease_expires))]
+    return _update(key, actions, condition)
+
+
+def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
+           error: str | None = None, files: list[str] | None = None) -> Task | None:
+    """executing (this attempt) -> success | error."""
+    actions = _finish_actions(status, key, now)
+    if result is not None:
+        actions.append(TaskRecord.result.set(result))
+    if error is not None:
+        actions.append(TaskRecord.error.set(error))
+    if files:
+        actions.append(TaskRecord.files.set(files))
+    condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
+    return _update(key, actions, condition)
+
+
+def set_progress(key: str, attempt: int, value: Any, now: str) -> Task | None:
+    """Record progress of the running attempt; None when the task is no longer this attempt's."""
+    actions = [TaskRecord.progress.set(value), TaskRecord.progressed_at.set(now),
+               TaskRecord.updated_at.set(now)]
+    condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
+    return _update(key, actions, condition)
+
+
+def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,
+           error: str | None = None) -> Task | None:
+    """queued | executing -> `status` for the owning account (cancel, manual completion)."""
+    actions = _finish_actions(status, key, now)
+    if result is not None:
+        actions.append(TaskRecord.result.set(result))
+    if error is not None:
+        actions.append(TaskRecord.error.set(error))
+    condition = TaskRecord.status.is_in(*OPEN) & (TaskRecord.account_id == account_id)
+    return _update(key, actions, condition)
+
+
+def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str) -> Task | None:
+    """An open task whose attempts are spent -> error, if nothing moved it since it was read."""
+    actions = [*_finish_actions(ERROR, key, now), TaskRecord.error.set(message)]
+    condition = TaskRecord.status == seen_status
+    condition &= (TaskRecord.lease_sk == seen_lease) if seen_lease else TaskRecord.lease_sk.does_not_exist()
+    return _update(key, actions, condition)
+
+
+def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, now: str) -> Task | None:
+    """An open task whose lease expired -> queued with a fresh lease (the caller sends a message).
+
+    An executing task goes back to queued (its queued event is the re-drive's time); a queued
+    one, whose message was lost or is late, only gets a new lease.
+    """
+    actions = [TaskRecord.lease_sk.set(lease_value(lease_expires))]
+    if seen_status == EXECUTING:
+        actions += [*_status_actions(QUEUED, key, now), TaskRecord.queued_at.set(now)]
+    else:
+        actions.append(TaskRecord.updated_at.set(now))
+    condition = (TaskRecord.status == seen_status) & (TaskRecord.lease_sk == seen_lease)
+    return _update(key, actions, condition)
+
+
+def expired_leases(now_epoch: float, limit: int) -> list[Lease]:
+    """Tasks whose lease expired before `now_epoch`, oldest first per shard."""
+    found: list[Lease] = []
+    for shard in range(LEASE_SHARDS):
+        for item in TaskRecord.by_lease.query(f"LEASE#{shard}",
+                                              TaskRecord.lease_sk < lease_value(now_epoch),
+                                              limit=limit - len(found)):
+            found.append(Lease(key=item.pk.removeprefix("TASK#"), lease_sk=item.lease_sk))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _encode_cursor(status_index: int, last_key: dict[str, Any] | None) -> str:
+    raw = json.dumps({"s": status_index, "k": last_key}, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, dict[str, Any] | None]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        decoded = json.loads(raw)
+        index, last_key = int(decoded["s"]), decoded["k"]
+        if last_key is not None and not isinstance(last_key, dict):
+            raise TypeError("the last key is not an object")
+        return index, last_key
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Invalid("the cursor is not one this service gave", field="cursor") from exc
+
+
+def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[str] | None,
+               limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+    """A page of a group's tasks, optionally of some statuses only (one query per status)."""
+    hash_key = group_pk(account_id, workspace, group)
+    prefixes: list[str | None] = [f"{s}{SORT_SEPARATOR}" for s in statuses] if statuses else [None]
+    index, last_key = _decode_cursor(cursor) if cursor else (0, None)
+    if last_key is not None and last_key.get("group_pk", {}).get("S") != hash_key:
+        raise Invalid("the cursor belongs to another listing", field="cursor")
+    tasks: list[Task] = []
+    while index < len(prefixes) and len(tasks) < limit:
+        prefix = prefixes[index]
+        condition = TaskRecord.group_sk.startswith(prefix) if prefix else None
+        results = TaskRecord.by_group.query(hash_key, condition, limit=limit - len(tasks),
+                                            last_evaluated_key=last_key)
+        tasks.extend(to_task(record) for record in results)
+        last_key = results.last_evaluated_key
+        if last_key is None:
+            index += 1
+    if index >= len(prefixes):
+        return tasks, None
+    return tasks, _encode_cursor(index, last_key)
