@@ -16,5 +16,16 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# dist/: app package (deployment.zip), dependency layer without the AWS SDK (layer.zip), and the
+# SAM template merged with infra/template.yml (sam.yaml). Needs a pip that reaches the registry.
+package: $(STAMP)
+	$(PY) infra/package.py --stage prod dist
+
+lint-template: $(STAMP)
+	$(VENV)/bin/cfn-lint dist/sam.yaml
+
+bench: $(STAMP)
+	$(PY) bench/foundation.py
+
 clean:
-	rm -rf dist .pytest_cache
+	rm -rf dist build .pytest_cache

@@ -3,7 +3,8 @@ from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
-from chalicelib.surfaces import admin, onespace
+from chalicelib.sandbox import aws_lambda as sandbox_lambda
+from chalicelib.surfaces import admin, dragon, instabase, onespace
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -13,6 +14,8 @@ WEBHOOKS_QUEUE = "taskport-webhooks"
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(dragon.blueprint)
+app.register_blueprint(instabase.blueprint)
 app.register_blueprint(onespace.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
@@ -33,3 +36,9 @@ def webhook_sender(event):
 def janitor(event):
     """Re-drive tasks whose lease expired."""
     return engine_janitor.run()
+
+
+@app.lambda_function(name="sandbox")
+def sandbox(event, context):
+    """Run one call of user code in a forked, limited child; this role has no permissions."""
+    return sandbox_lambda.handle(event)

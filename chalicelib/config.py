@@ -68,6 +68,10 @@ class Settings:
     fetch_max_bytes: int
     fetch_timeout_seconds: float
     file_url_seconds: int
+    sandbox_mode: str = ""
+    sandbox_processes: int = 32
+    sandbox_file_bytes: int = 64 * 1024 * 1024
+    script_cache_seconds: float = 5.0
 
     @property
     def require_admin_token(self) -> str:
@@ -123,4 +127,8 @@ def get_settings() -> Settings:
         fetch_max_bytes=_int("TASKPORT_FETCH_MAX_BYTES", 20 * 1024 * 1024),
         fetch_timeout_seconds=_float("TASKPORT_FETCH_TIMEOUT_SECONDS", 15.0),
         file_url_seconds=_int("TASKPORT_FILE_URL_SECONDS", 3600),
+        sandbox_mode=os.environ.get("TASKPORT_SANDBOX_MODE", "").strip().lower(),
+        sandbox_processes=_int("TASKPORT_SANDBOX_PROCESSES", 32),
+        sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
+        script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
     )

@@ -18,7 +18,7 @@ from chalicelib.models.tasks import (CANCELED, ERROR, EXECUTING, FINISHED, OPEN,
                                      SUCCESS, Task)
 
 __all__ = ["TaskSpec", "Task", "create_tasks", "get_task", "get_tasks", "cancel_task",
-           "complete_task", "wait_for", "watch", "list_tasks", "new_key", "is_engine_key",
+           "complete_task", "wait_for", "watch", "list_tasks", "output_files", "new_key", "is_engine_key",
            "QUEUED", "EXECUTING", "SUCCESS", "ERROR", "CANCELED", "FINISHED", "OPEN", "STATUSES"]
 
 KEY_PATTERN = re.compile(r"^[A-Z2-7]{26}$")
@@ -123,6 +123,12 @@ def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> 
     created = store.insert(prepared, iso(now))
     dispatch.send([task.key for task in prepared if task.lease_expires is not None])
     return created
+
+
+def output_files(account_id: str, task_type: str) -> tuple[str, ...] | None:
+    """The output files a task type declares in advance, or None when it does not say."""
+    found = registry.find(account_id, task_type)
+    return found.files if found is not None else None
 
 
 def _visible(task: Task | None, key: str, account_id: str | None) -> Task:

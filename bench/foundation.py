@@ -1,0 +1,123 @@
+"""Foundation figures: cold import cost, package size, DynamoDB calls per authenticated request."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+IMPORT_RUNS = 15
+WARM_REQUESTS = 200
+MB = 1024 * 1024
+
+# CPU time of the import in the child: on a shared machine wall time mostly measures the
+# neighbours; on Lambda's dedicated vCPU the two are close.
+TIMED_IMPORT = ("import time; t = time.process_time(); {statement}; "
+                "print(time.process_time() - t)")
+
+
+def import_seconds(statement: str) -> float:
+    """CPU seconds `statement` takes in a fresh interpreter (interpreter start-up left out)."""
+    out = subprocess.run([sys.executable, "-c", TIMED_IMPORT.format(statement=statement)],
+                         cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def import_ratio() -> tuple[float, float, float]:
+    """Median `import app` and `import chalice, boto3` times (runs interleaved), and their ratio."""
+    app_times, base_times = [], []
+    import_seconds("import app")  # warm the file cache and .pyc files for both
+    import_seconds("import chalice, boto3")
+    for _ in range(IMPORT_RUNS):
+        app_times.append(import_seconds("import app"))
+        base_times.append(import_seconds("import chalice, boto3"))
+    app, base = statistics.median(app_times), statistics.median(base_times)
+    return app, base, app / base
+
+
+def package_sizes() -> dict[str, int | None]:
+    """Sizes of the built artifacts in dist/ (None when `make package` has not run)."""
+    dist = PROJECT_DIR / "dist"
+    return {name: (dist / name).stat().st_size if (dist / name).exists() else None
+            for name in ("deployment.zip", "layer.zip")}
+
+
+def dynamodb_calls_per_request() -> dict[str, tuple[int, float]]:
+    """For each credential scheme: DynamoDB calls on the first request, and per warm request."""
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "TASKPORT_ADMIN_TOKEN": "bench"})
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    sys.path.insert(0, str(PROJECT_DIR))
+    import base64
+
+    import botocore.client
+    from moto import mock_aws
+
+    from chalicelib import accounts, auth, aws
+    from chalicelib.local.resources import ensure_resources
+
+    calls: dict[str, int] = {}
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        service = self.meta.service_model.service_name
+        calls[service] = calls.get(service, 0) + 1
+        return original(self, operation, params)
+
+    figures = {}
+    with mock_aws():
+        aws.reset()
+        ensure_resources()
+        created = accounts.create_account("bench", ["app.example.com"])
+        secrets, handle = created.secrets, created.account.handle
+        basic = base64.b64encode(f"{handle}:{secrets['access_key']}".encode()).decode()
+        schemes: dict[str, Callable[[], Any]] = {
+            "Bearer": lambda: auth.bearer({"Authorization": f"Bearer {secrets['token']}"}),
+            "Basic": lambda: auth.basic({"Authorization": f"Basic {basic}"}),
+            "Secret": lambda: auth.secret_or_api_key(
+                {"Authorization": f"Secret {secrets['secret_key']}"}, {}),
+            "Api-Key + Referer": lambda: auth.secret_or_api_key(
+                {"Authorization": f"Api-Key {secrets['api_key']}",
+                 "Referer": "https://app.example.com/page"}, {}),
+        }
+        botocore.client.BaseClient._make_api_call = counting
+        try:
+            for name, call in schemes.items():
+                calls.clear()
+                call()
+                first = calls.get("dynamodb", 0)
+                calls.clear()
+                for _ in range(WARM_REQUESTS):
+                    call()
+                figures[name] = (first, calls.get("dynamodb", 0) / WARM_REQUESTS)
+        finally:
+            botocore.client.BaseClient._make_api_call = original
+    return figures
+
+
+def main() -> int:
+    rows = []
+    app, base, ratio = import_ratio()
+    rows.append(("import app / import chalice, boto3 (CPU, median of %d fresh interpreters)" % IMPORT_RUNS,
+                 f"{ratio:.2f}  ({app * 1000:.0f} ms / {base * 1000:.0f} ms)", "<= 1.15"))
+    for name, size in package_sizes().items():
+        shown = f"{size / MB:.2f} MiB" if size is not None else "not built (make package)"
+        target = "<= 3 MiB" if name == "deployment.zip" else "(Lambda: <= 250 MB unzipped)"
+        rows.append((f"dist/{name}", shown, target))
+    for scheme, (first, warm) in dynamodb_calls_per_request().items():
+        rows.append((f"DynamoDB calls per {scheme} request, warm (first request: {first})",
+                     f"{warm:g}", "0"))
+    width = max(len(row[0]) for row in rows)
+    value_width = max(len(row[1]) for row in rows)
+    print(f"{'figure':{width}}  {'measured':{value_width}}  target")
+    for figure, value, target in rows:
+        print(f"{figure:{width}}  {value:{value_width}}  {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""What runs inside the forked child: load the script, make the call, check what it returned."""
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from chalicelib.sandbox.wire import failure
+
+ALLOWED_MIMETYPES = ("application/json", "text/plain")
+MAX_MESSAGE_CHARS = 2000
+MAX_TRACEBACK_CHARS = 16000
+
+
+def answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """Run one call and describe its outcome as a frame header and body."""
+    try:
+        target = _load(call["source"], call["filename"], call.get("function") or "handler")
+        if call["kind"] == "http":
+            request = _flask_request(call["http"], body)
+            result = target(request, *call.get("args", []), **call.get("kwargs", {}))
+            return _http_answer(result, output_bytes)
+        result = target(*call.get("args", []), **call.get("kwargs", {}))
+        return _function_answer(result, output_bytes)
+    except BaseException as exc:  # noqa: BLE001 - everything the script raises is its answer
+        if isinstance(exc, SystemExit):
+            return failure("crashed", f"the script called exit({exc.code!r})"), b""
+        return {
+            "outcome": "exception",
+            "type": type(exc).__name__,
+            "message": _safe_str(exc)[:MAX_MESSAGE_CHARS],
+            "traceback": "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:],
+        }, b""
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a hostile __str__ must not hide the failure
+        return "<unprintable exception>"
+
+
+class MissingFunction(Exception):
+    """The script does not define the function to call."""
+
+
+def _load(source: str, filename: str, function: str) -> Any:
+    namespace: dict[str, Any] = {"__name__": "__sandbox__", "__file__": filename}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - this is the sandbox
+    target = namespace.get(function)
+    if not callable(target):
+        raise MissingFunction(f"{filename} defines no function {function!r}")
+    return target
+
+
+def _flask_request(http: dict[str, Any], body: bytes) -> Any:
+    from urllib.parse import urlencode
+
+    from flask import Request
+    from werkzeug.test import EnvironBuilder
+
+    query = urlencode([(k, v) for k, values in http.get("query", {}).items() for v in values])
+    headers = dict(http.get("headers") or {})
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    builder = EnvironBuilder(path=http.get("path") or "/", method=http.get("method") or "GET",
+                             query_string=query, headers=headers, data=body,
+                             content_type=content_type)
+    try:
+        return Request(builder.get_environ())
+    finally:
+        builder.close()
+
+
+def _too_large(size: int, output_bytes: int) -> tuple[dict[str, Any], bytes]:
+    return failure("too_large", f"the answer is {size} bytes; the limit is {output_bytes}"), b""
+
+
+def _function_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]:
+    try:
+        encoded = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return failure("refused", f"the function returned a value that is not plain JSON "
+                                  f"({type(result).__name__}): {exc}"), b""
+    if len(encoded) > output_bytes:
+        return _too_large(len(encoded), output_bytes)
+    return {"outcome": "ok", "body_length": len(encoded.encode("utf-8"))}, encoded.encode("utf-8")
+
+
+def _http_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]:
+    from werkzeug.wrappers import Response
+
+    if isinstance(result, str):
+        body = result.encode("utf-8")
+        if len(body) > output_bytes:
+            return _too_large(len(body), output_bytes)
+        return {"outcome": "ok", "status": 200, "mimetype": "text/plain",
+                "headers": {"Content-Type": "text/plain; charset=utf-8"},
+                "body_length": len(body)}, body
+    if not isinstance(result, Response):
+        return failure("refused", "the handler must return a str or a flask.Response of mimetype "
+                                  f"application/json or text/plain, not {type(result).__name__}"), b""
+    body = result.get_data()
+    if body and result.mimetype not in ALLOWED_MIMETYPES:
+        return failure("refused", "the handler returned a flask.Response of mimetype "
+                                  f"{result.mimetype!r}; a body needs mimetype "
+                                  "application/json or text/plain"), b""
+    if len(body) > output_bytes:
+        return _too_large(len(body), output_bytes)
+    headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
+    return {"outcome": "ok", "status": result.status_code, "mimetype": result.mimetype or "",
+            "headers": headers, "body_length": len(body)}, body

@@ -1,0 +1,127 @@
+"""The caller's side: send a call to wherever the sandbox runs, and turn the answer into a value.
+
+Where is chosen by settings (TASKPORT_SANDBOX_MODE, else inferred):
+- `server`: the local sandbox server at TASKPORT_SANDBOX_URL (the local stack starts one);
+- `lambda`: invoke the `sandbox` Lambda (settings.sandbox_function) - the default on AWS;
+- `local`: a private sandbox server that this process spawns on first use, with a scrubbed
+  environment (tests, scripts). The default when there is neither a URL nor a Lambda.
+All three end in the same runner.execute: a warm parent forking a contained child per call.
+"""
+from __future__ import annotations
+
+import atexit
+import base64
+import http.client
+import json
+import os
+import threading
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from chalicelib.config import get_settings
+from chalicelib.errors import ConfigurationError
+from chalicelib.sandbox.errors import Crashed
+from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame
+
+MODES = ("server", "lambda", "local")
+TRANSPORT_SLACK_SECONDS = 5.0
+
+_local_lock = threading.Lock()
+_local: tuple[int, str, Callable[[], None]] | None = None
+_connections = threading.local()
+
+
+def mode() -> str:
+    """Where calls run, from settings."""
+    settings = get_settings()
+    if settings.sandbox_mode:
+        if settings.sandbox_mode not in MODES:
+            raise ConfigurationError(f"TASKPORT_SANDBOX_MODE must be one of {', '.join(MODES)}, "
+                                     f"got {settings.sandbox_mode!r}")
+        return settings.sandbox_mode
+    if settings.sandbox_url:
+        return "server"
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return "lambda"
+    return "local"
+
+
+def call(call: dict[str, Any], body: bytes, limits: Limits) -> tuple[dict[str, Any], bytes]:
+    """Run `call` in the sandbox; the answer's header and body (failures raise)."""
+    limits = limits.resolved()
+    where = mode()
+    if where == "lambda":
+        frame = _invoke_lambda(call, body, limits)
+    else:
+        url = get_settings().sandbox_url if where == "server" else local_url()
+        if not url:
+            raise ConfigurationError("TASKPORT_SANDBOX_MODE=server needs TASKPORT_SANDBOX_URL")
+        frame = _post(url, encode_frame({"call": call, "limits": limits.as_dict()}, body),
+                      float(limits.wall_seconds or 0) + TRANSPORT_SLACK_SECONDS)
+    return decode_frame(frame)
+
+
+def local_url() -> str:
+    """The URL of this process's private sandbox server, spawned on first use."""
+    global _local
+    with _local_lock:
+        if _local is None or _local[0] != os.getpid():
+            from chalicelib.sandbox import server
+
+            url, stop = server.spawn()
+            _local = (os.getpid(), url, stop)
+            atexit.register(stop)
+        return _local[1]
+
+
+def stop_local() -> None:
+    """Stop the private sandbox server, if this process started one."""
+    global _local
+    with _local_lock:
+        if _local is not None and _local[0] == os.getpid():
+            _local[2]()
+        _local = None
+
+
+def _post(url: str, frame: bytes, timeout: float) -> bytes:
+    parts = urlsplit(url)
+    key = (parts.hostname, parts.port)
+    for attempt in range(2):
+        connection = getattr(_connections, "by_address", {}).get(key)
+        if connection is None:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            _connections.by_address = {**getattr(_connections, "by_address", {}), key: connection}
+        connection.timeout = timeout
+        try:
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            connection.request("POST", "/run", body=frame,
+                               headers={"Content-Type": "application/octet-stream"})
+            response = connection.getresponse()
+            data = response.read()
+        except (ConnectionError, http.client.HTTPException, OSError) as exc:
+            connection.close()
+            _connections.by_address.pop(key, None)
+            if attempt == 0 and not isinstance(exc, TimeoutError):
+                continue  # a kept-alive connection the server closed: try a fresh one once
+            raise Crashed(f"the sandbox server at {url} did not answer: {exc}") from exc
+        if response.status != 200:
+            raise Crashed(f"the sandbox server answered {response.status}: {data[:200]!r}")
+        return data
+    raise Crashed(f"the sandbox server at {url} did not answer")
+
+
+def _invoke_lambda(call: dict[str, Any], body: bytes, limits: Limits) -> bytes:
+    from chalicelib import aws
+
+    payload = json.dumps({"call": call, "limits": limits.as_dict(),
+                          "body": base64.b64encode(body).decode("ascii")})
+    response = aws.client("lambda").invoke(FunctionName=get_settings().sandbox_function,
+                                           InvocationType="RequestResponse", Payload=payload)
+    raw = response["Payload"].read()
+    if response.get("FunctionError"):
+        raise Crashed(f"the sandbox function failed: {raw[:500]!r}")
+    try:
+        return base64.b64decode(json.loads(raw)["frame"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Crashed("the sandbox function answered something unreadable") from exc

@@ -1,0 +1,49 @@
+"""How a sandboxed call can fail; every failure is an errors.UpstreamFailed with its status."""
+from __future__ import annotations
+
+from chalicelib.errors import UpstreamFailed
+
+
+class SandboxError(UpstreamFailed):
+    """User code did not produce an acceptable answer."""
+
+    default_status = 500
+
+    def __init__(self, message: str, **kwargs: object) -> None:
+        super().__init__(message, status_code=self.default_status, **kwargs)  # type: ignore[arg-type]
+
+
+class Timeout(SandboxError):
+    """The call ran past its wall-clock or CPU limit and was killed (504)."""
+
+    default_status = 504
+
+
+class Crashed(SandboxError):
+    """The child died without answering: a signal, os._exit, or a sandbox failure (500)."""
+
+    default_status = 500
+
+
+class ScriptError(SandboxError):
+    """The script raised; `error_type` and `error_message` say what (500)."""
+
+    default_status = 500
+
+    def __init__(self, error_type: str, error_message: str, traceback: str = "") -> None:
+        super().__init__(f"{error_type}: {error_message}" if error_message else error_type)
+        self.error_type = error_type
+        self.error_message = error_message
+        self.traceback = traceback
+
+
+class TooLarge(SandboxError):
+    """The answer is over the output limit (502)."""
+
+    default_status = 502
+
+
+class Refused(SandboxError):
+    """The script returned something the caller may not pass on (502)."""
+
+    default_status = 502

@@ -1,0 +1,160 @@
+"""The local sandbox server: a warm parent on 127.0.0.1 that forks one contained child per call.
+
+    POST /run   body: a frame {"call", "limits"} + request body  ->  200, body: the answer frame
+    GET /health                                                  ->  200 "ok"
+
+`python -m chalicelib.sandbox.server [--host 127.0.0.1] [--port 0]` prints its URL on the first
+line of stdout and serves until killed; it re-executes itself with a scrubbed environment first,
+so the parent that every call is forked from never held a credential. `serve()` (the local
+stack's entry) and `spawn()` start it that way from Python; `serve_in_process()` serves from the
+calling process (forks inherit that process's memory: only for a process holding no secrets).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from chalicelib.sandbox import runner
+from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame, failure
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")
+SECRET_PREFIXES = ("AWS_", "TASKPORT_")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "taskport-sandbox"
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == "/health":
+            self._send(200, b"ok", "text/plain")
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self.path != "/run":
+            self._send(404, b"not found", "text/plain")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._send(413, b"request too large", "text/plain")
+            return
+        frame = self.rfile.read(length)
+        try:
+            header, body = decode_frame(frame)
+            call, limits = header["call"], Limits.from_dict(header.get("limits") or {})
+        except Exception as exc:  # noqa: BLE001 - a malformed request is answered, not raised
+            self._send(400, f"malformed call: {exc}".encode(), "text/plain")
+            return
+        try:
+            answer = runner.execute(call, body, limits, clean_up_later=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. fork failing under load
+            self.log_error("sandbox call failed: %r", exc)
+            answer = encode_frame(failure("crashed", f"the sandbox could not run the call: {exc}"))
+        self._send(200, answer, "application/octet-stream")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # one line per call would drown the local stack's log
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Start the sandbox server in its own credential-free process; returns (url, stop)."""
+    return spawn(host, port)
+
+
+def serve_in_process(host: str = "127.0.0.1",
+                     port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Serve from this process on a background thread; returns (url, stop)."""
+    runner.prepare()
+    server = _Server((host, port), _Handler)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return f"http://{host}:{server.server_address[1]}", stop
+
+
+def clean_environment() -> dict[str, str]:
+    """What the sandbox parent keeps of an environment: nothing secret."""
+    env = {k: v for k, v in os.environ.items()
+           if k in SAFE_ENVIRONMENT and not k.startswith(SECRET_PREFIXES)}
+    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
+
+
+def spawn(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Start `python -m chalicelib.sandbox.server` with a scrubbed environment; (url, stop)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.sandbox.server", "--host", host, "--port", str(port)],
+        env=clean_environment(), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        close_fds=True)
+    assert process.stdout is not None
+    line = process.stdout.readline().decode().strip()
+    if not line.startswith("http://"):
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the sandbox server did not start (said {line!r})")
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    return line, stop
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until killed, printing the URL first."""
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--host", default="127.0.0.1")
+    args.add_argument("--port", type=int, default=0)
+    options = args.parse_args(argv)
+    if any(k.startswith(SECRET_PREFIXES) or k not in SAFE_ENVIRONMENT for k in os.environ):
+        # Start over with nothing secret in the environment block or anywhere in memory.
+        os.execve(sys.executable, [sys.executable, "-m", "chalicelib.sandbox.server",
+                                   "--host", options.host, "--port", str(options.port)],
+                  clean_environment())
+    threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
+    url, _ = serve_in_process(options.host, options.port)
+    print(url, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
+
+

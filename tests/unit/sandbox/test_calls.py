@@ -1,0 +1,177 @@
+"""Calls into the sandbox: functions, HTTP handlers and what they may return."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from chalicelib import sandbox
+from chalicelib.sandbox import HttpCall, Limits
+
+ECHO = '''
+import json
+from flask import Request, Response
+
+def handler(request: Request, *args, **kwargs):
+    seen = {
+        "method": request.method, "path": request.path, "args": request.args.to_dict(flat=False),
+        "header": request.headers.get("X-Probe"), "json": request.get_json(silent=True),
+        "form": request.form.to_dict(), "data": request.get_data(as_text=True),
+        "extra": [list(args), kwargs],
+    }
+    return Response(json.dumps(seen), mimetype="application/json", status=201,
+                    headers={"X-Handler": "echo"})
+'''
+
+
+def echo(call: HttpCall) -> dict:
+    answer = sandbox.run_http_handler(ECHO, "echo.py", call)
+    assert answer.status == 201
+    assert answer.headers["X-Handler"] == "echo"
+    assert answer.mimetype == "application/json"
+    return json.loads(answer.body)
+
+
+def test_function_returns_its_json_value():
+    assert sandbox.run_function("def add(a, b=1):\n    return {'sum': a + b}\n", "add.py", "add",
+                                [2], {"b": 3}) == {"sum": 5}
+
+
+def test_function_returning_non_json_is_refused():
+    with pytest.raises(sandbox.Refused) as caught:
+        sandbox.run_function("def f():\n    return object()\n", "f.py", "f", [], {})
+    assert caught.value.status_code == 502
+
+
+def test_exception_carries_type_and_message():
+    with pytest.raises(sandbox.ScriptError) as caught:
+        sandbox.run_function("def f():\n    raise KeyError('nope')\n", "f.py", "f", [], {})
+    assert caught.value.error_type == "KeyError"
+    assert caught.value.error_message == "'nope'"
+    assert "f.py" in caught.value.traceback
+    assert caught.value.status_code == 500
+
+
+def test_syntax_error_is_a_script_error():
+    with pytest.raises(sandbox.ScriptError) as caught:
+        sandbox.run_function("def f(:\n", "broken.py", "f", [], {})
+    assert caught.value.error_type == "SyntaxError"
+
+
+def test_missing_function_is_named():
+    with pytest.raises(sandbox.ScriptError) as caught:
+        sandbox.run_function("x = 1\n", "empty.py", "handler", [], {})
+    assert "handler" in caught.value.error_message
+
+
+def test_handler_gets_json_request():
+    seen = echo(HttpCall("POST", "/api/v1/http-endpoint/u/echo",
+                         {"Content-Type": "application/json", "X-Probe": "p"},
+                         {"a": ["1", "2"]}, b'{"k": [1, 2]}', args=["pos"], kwargs={"kw": 1}))
+    assert seen["method"] == "POST"
+    assert seen["path"] == "/api/v1/http-endpoint/u/echo"
+    assert seen["args"] == {"a": ["1", "2"]}
+    assert seen["header"] == "p"
+    assert seen["json"] == {"k": [1, 2]}
+    assert seen["extra"] == [["pos"], {"kw": 1}]
+
+
+def test_handler_gets_form_and_raw_data():
+    form = echo(HttpCall("PUT", "/f", {"Content-Type": "application/x-www-form-urlencoded"},
+                         body=b"name=Jay+Doe&x=1"))
+    assert form["form"] == {"name": "Jay Doe", "x": "1"}
+    raw = echo(HttpCall("PATCH", "/r", {"Content-Type": "text/csv"}, body=b"a,b\n1,2\n"))
+    assert raw["data"] == "a,b\n1,2\n"
+
+
+def test_str_answer_is_text_plain():
+    answer = sandbox.run_http_handler("def handler(request):\n    return 'Hello World'\n", "h.py",
+                                      HttpCall("GET", "/"))
+    assert (answer.status, answer.mimetype, answer.body) == (200, "text/plain", b"Hello World")
+
+
+def test_empty_response_passes_whatever_its_mimetype():
+    source = "from flask import Response\ndef handler(request):\n    return Response(status=404)\n"
+    answer = sandbox.run_http_handler(source, "h.py", HttpCall("DELETE", "/"))
+    assert answer.status == 404 and answer.body == b""
+
+
+@pytest.mark.parametrize("returned", ["Response('<b>hi</b>', mimetype='text/html')",
+                                      "{'a': 1}", "b'bytes'", "None", "('x', 200)"])
+def test_other_answers_are_refused(returned):
+    source = f"from flask import Response\ndef handler(request):\n    return {returned}\n"
+    with pytest.raises(sandbox.Refused) as caught:
+        sandbox.run_http_handler(source, "h.py", HttpCall("GET", "/"))
+    assert "application/json or text/plain" in caught.value.message
+
+
+def test_binary_body_round_trips():
+    payload = bytes(range(256))
+    source = ("import base64\nfrom flask import Response\n"
+              "def handler(request):\n"
+              "    return Response(base64.b64encode(request.get_data()), mimetype='text/plain')\n")
+    answer = sandbox.run_http_handler(source, "h.py", HttpCall("POST", "/", {
+        "Content-Type": "application/octet-stream"}, body=payload))
+    assert base64.b64decode(answer.body) == payload
+
+
+def test_limits_default_from_settings(monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("TASKPORT_HANDLER_WALL_SECONDS", "0.5")
+    config.get_settings.cache_clear()
+    assert Limits().resolved().wall_seconds == 0.5
+    with pytest.raises(sandbox.Timeout):
+        sandbox.run_function("import time\ndef f():\n    time.sleep(5)\n", "f.py", "f", [], {})
+
+
+def test_lambda_mode_runs_the_same_forked_path(monkeypatch):
+    from chalicelib import aws, config
+    from chalicelib.sandbox import aws_lambda
+
+    class LambdaClient:
+        """Stands in for boto3's Lambda client: hands the payload to the sandbox function body."""
+
+        def __init__(self) -> None:
+            self.invoked: list[str] = []
+
+        def invoke(self, FunctionName: str, InvocationType: str, Payload: str) -> dict:
+            import io
+
+            self.invoked.append(FunctionName)
+            answer = aws_lambda.handle(json.loads(Payload))
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+    fake = LambdaClient()
+    monkeypatch.setenv("TASKPORT_SANDBOX_MODE", "lambda")
+    monkeypatch.setenv("TASKPORT_SANDBOX_FUNCTION", "taskport-test-sandbox")
+    config.get_settings.cache_clear()
+    monkeypatch.setattr(aws, "client", lambda service: fake)
+    assert sandbox.run_function("def f(x):\n    return x * 3\n", "f.py", "f", [7], {}) == 21
+    with pytest.raises(sandbox.ScriptError):
+        sandbox.run_function("def f():\n    1 / 0\n", "f.py", "f", [], {})
+    assert fake.invoked == ["taskport-test-sandbox", "taskport-test-sandbox"]
+
+
+def test_unknown_mode_is_a_configuration_error(monkeypatch):
+    from chalicelib import config
+    from chalicelib.errors import ConfigurationError
+
+    monkeypatch.setenv("TASKPORT_SANDBOX_MODE", "inline")
+    config.get_settings.cache_clear()
+    with pytest.raises(ConfigurationError):
+        sandbox.run_function("def f():\n    return 1\n", "f.py", "f", [], {})
+
+
+def test_served_sandbox_answers_over_http(monkeypatch):
+    from chalicelib import config
+    from chalicelib.sandbox import server
+
+    url, stop = server.serve()
+    try:
+        monkeypatch.setenv("TASKPORT_SANDBOX_URL", url)
+        config.get_settings.cache_clear()
+        assert sandbox.run_function("def f():\n    return 'served'\n", "f.py", "f", [], {}) == "served"
+    finally:
+        stop()
