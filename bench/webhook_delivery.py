@@ -118,7 +118,7 @@ def main() -> None:
             basic = {"Authorization": "Basic " + base64.b64encode(
                 f"bench:{credentials['access_key']}".encode()).decode(),
                 "Content-Type": "application/json"}
-            for handle, script in (("manual", None), ("automated", "scripts/auto.py")):
+            for handle, script in (("manual", None), ("automated", "/scripts/auto.py")):
                 client.http.put(f"/workflows/{handle}", headers=basic, body=json.dumps(
                     {"name": handle, "input_fields": ["a"], "webhook_url": receiver_url,
                      "handler_script_path": script}))

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import egress
+from chalicelib import egress, files
 from chalicelib.config import get_settings
 from chalicelib.engine import hooks, registry
 from chalicelib.engine import tasks as engine
@@ -95,8 +95,11 @@ def _validate_definition(body: dict[str, Any]) -> dict[str, Any]:
         except egress.Refused as exc:
             problems["webhook_url"] = exc.message
     script = body.get("handler_script_path")
-    if script is not None and (not isinstance(script, str) or not script.strip()):
-        problems["handler_script_path"] = "must be the path of a stored script, or absent"
+    if script is not None:
+        try:
+            files.validate_path(script, "handler_script_path")
+        except Invalid as exc:
+            problems["handler_script_path"] = exc.message
     if problems:
         raise Invalid("invalid workflow definition", details={"data": problems})
     return {"name": name.strip(), "input_fields": list(fields), "webhook_url": url,
@@ -287,7 +290,7 @@ def _run_manual(params: dict[str, Any], ctx: Any) -> Any:
 
 
 def _run_script(params: dict[str, Any], ctx: Any) -> Any:
-    from chalicelib import files, sandbox  # deferred: only workers running scripts need them
+    from chalicelib import sandbox  # deferred: only workers running scripts need it
 
     source, _ = files.read_script(ctx.account_id, params["script"])
     output = sandbox.run_function(source, params["script"], "handler", [params["input"]], {})

@@ -16,12 +16,12 @@ def test_put_workflow_creates_with_secret_then_updates_without(client, basic):
     assert created.headers["CS-API-Version"] == "2014-08-28"
 
     updated = put_workflow(client, basic, name="Renamed", input_fields=["a", "b"],
-                           handler_script_path="scripts/titles.py")
+                           handler_script_path="/scripts/titles.py")
     assert updated.status_code == 200
     body = json.loads(updated.body)
     assert "webhook_secret" not in body
     assert body["name"] == "Renamed" and body["input_fields"] == ["a", "b"]
-    assert body["mode"] == "automated" and body["handler_script_path"] == "scripts/titles.py"
+    assert body["mode"] == "automated" and body["handler_script_path"] == "/scripts/titles.py"
 
 
 def test_get_and_list_workflows_never_show_the_secret(client, basic):
