@@ -116,6 +116,15 @@ def get_delivery(task_key: str, delivery_id: str) -> Delivery:
         raise NotFound(f"no delivery {delivery_id!r}") from exc
 
 
+def get_deliveries(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Delivery]:
+    """The deliveries that exist among (task key, delivery id) pairs, read consistently at once."""
+    wanted = list(dict.fromkeys(keys))
+    records = DeliveryRecord.batch_get([(_pk(task_key), delivery_id)
+                                        for task_key, delivery_id in wanted],
+                                       consistent_read=True)
+    return {(record.task_key, record.sk): _to_delivery(record) for record in records}
+
+
 def list_deliveries(task_key: str) -> list[Delivery]:
     """Every delivery of a task, oldest first (ids sort by creation time)."""
     return [_to_delivery(record) for record in DeliveryRecord.query(_pk(task_key))]

@@ -110,31 +110,42 @@ def _finish(step: Step, status: str, reason: str, attempt: Attempt | None = None
                          attempt=attempt, status=status, next_attempt_at=None, reason=reason)
 
 
-def deliver_step(step: Step) -> None:
-    """Handle one SQS message of a delivery (see the module docstring)."""
-    remaining = step.due - time.time()
-    if remaining > EARLY_TOLERANCE:
-        _send(step, remaining)
-        return
-    try:
-        delivery = store.get_delivery(step.task_key, step.delivery_id)
-    except NotFound:
-        log.warning("delivery %s of %s is gone", step.delivery_id, step.task_key)
-        return
-    if delivery.status != PENDING or len(delivery.attempts) != step.attempts_made:
-        return  # a duplicated or stale message: this step was handled already
-    try:
-        workflow = workflow_store.get_workflow(delivery.account_id, delivery.workflow,
-                                               consistent=True)
-    except NotFound:
+def _due_work(steps: list[Step]) -> dict[Step, tuple[Delivery, Any, Any]]:
+    """What the due steps need, in few round trips: one BatchGetItem for the deliveries, one for
+    their tasks, one consistent read per workflow. Stale or duplicated steps are left out."""
+    found = store.get_deliveries([(step.task_key, step.delivery_id) for step in steps])
+    live = {}
+    for step in steps:
+        delivery = found.get((step.task_key, step.delivery_id))
+        # A missing, finished or further-along delivery means this message was handled already.
+        if delivery is not None and delivery.status == PENDING and \
+                len(delivery.attempts) == step.attempts_made:
+            live[step] = delivery
+    if not live:
+        return {}
+    keys = list({delivery.task_key for delivery in live.values()})
+    tasks = {task.key: task for task in engine.get_tasks(keys)}
+    workflows: dict[tuple[str, str], Any] = {}
+    for delivery in live.values():
+        target = (delivery.account_id, delivery.workflow)
+        if target not in workflows:
+            try:
+                workflows[target] = workflow_store.get_workflow(*target, consistent=True)
+            except NotFound:
+                workflows[target] = None
+    return {step: (delivery, workflows[(delivery.account_id, delivery.workflow)],
+                   tasks[delivery.task_key]) for step, delivery in live.items()}
+
+
+def deliver_step(step: Step, delivery: Delivery, workflow: Any, task: Any) -> None:
+    """Make one attempt of a due, pending delivery and record what happened."""
+    if workflow is None:
         _finish(step, FAILED, "the workflow no longer exists")
-        return
-    if not workflow.webhook_enabled:
+    elif not workflow.webhook_enabled:
         _finish(step, FAILED, f"the workflow's webhook is disabled: "
                               f"{workflow.webhook_disabled_reason}")
-        return
-    task = engine.get_task(delivery.task_key, delivery.account_id)
-    _attempt(step, delivery, workflow, task)
+    else:
+        _attempt(step, delivery, workflow, task)
 
 
 def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow, task: Any) -> None:
@@ -196,23 +207,36 @@ def _record(step: Step, attempt: Attempt, status: str, next_at: dt.datetime | No
 
 
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """The `webhook_sender` Lambda: one SQS batch, every step at once on a thread pool.
+    """The `webhook_sender` Lambda: one SQS batch, every due step at once on a thread pool.
 
-    A step that crashes (not a failed HTTP attempt, which is recorded and retried by the
-    ladder, but e.g. DynamoDB failing) is reported in `batchItemFailures`, so SQS retries it.
+    Steps not due yet hop again. A step that crashes (not a failed HTTP attempt, which is
+    recorded and retried by the ladder, but e.g. DynamoDB failing) is reported in
+    `batchItemFailures`, so SQS retries it.
     """
-    if not records:
+    failed: list[str] = []
+    steps: dict[Step, str] = {}
+    for record in records:
+        try:
+            steps[Step.from_json(record["body"])] = record.get("messageId", "")
+        except (KeyError, TypeError, ValueError):
+            log.error("dropping malformed webhook step %r", record.get("body"))
+    now_epoch = time.time()
+    due = [step for step in steps if step.due - now_epoch <= EARLY_TOLERANCE]
+    if not steps:
         return {"batchItemFailures": []}
-    with ThreadPoolExecutor(max_workers=len(records)) as pool:
-        outcomes = list(pool.map(_handle_record, records))
-    return {"batchItemFailures": [{"itemIdentifier": record.get("messageId", "")}
-                                  for record, ok in zip(records, outcomes) if not ok]}
-
-
-def _handle_record(record: dict[str, Any]) -> bool:
-    try:
-        deliver_step(Step.from_json(record["body"]))
-        return True
-    except Exception:
-        log.exception("webhook step %s failed", record.get("messageId"))
-        return False
+    with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        hops = {pool.submit(_send, step, step.due - now_epoch): step
+                for step in steps if step not in due}
+        try:
+            work = _due_work(due) if due else {}
+        except Exception:
+            log.exception("loading %d webhook steps failed", len(due))
+            work, failed = {}, [steps[step] for step in due]
+        attempts = {pool.submit(deliver_step, step, *loaded): step for step, loaded in work.items()}
+        for future, step in [*hops.items(), *attempts.items()]:
+            try:
+                future.result()
+            except Exception:
+                log.exception("webhook step %s failed", steps[step])
+                failed.append(steps[step])
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
