@@ -4,16 +4,19 @@ from chalice import Chalice, Rate
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
 from chalicelib.sandbox import aws_lambda as sandbox_lambda
-from chalicelib.surfaces import admin, dragon, instabase
+from chalicelib.surfaces import admin, dragon, instabase, onespace
 from chalicelib.surfaces.http import render_chalice_errors
+from chalicelib.webhooks import delivery as webhook_delivery
 
-# The infra template re-points this event source at the deployed tasks queue.
+# The infra template re-points these event sources at the deployed queues.
 TASKS_QUEUE = "taskport-tasks"
+WEBHOOKS_QUEUE = "taskport-webhooks"
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
+app.register_blueprint(onespace.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
 
@@ -21,6 +24,12 @@ app.register_middleware(render_chalice_errors, "http")
 def task_worker(event):
     """Run the tasks of one SQS batch; report only the messages to retry."""
     return worker.handle_batch(record.to_dict() for record in event)
+
+
+@app.on_sqs_message(queue=WEBHOOKS_QUEUE, batch_size=10, name="webhook_sender")
+def webhook_sender(event):
+    """Deliver one batch of webhook steps at once; crashed steps go back to the queue."""
+    return webhook_delivery.handle_batch([record.to_dict() for record in event])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="janitor")

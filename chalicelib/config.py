@@ -63,6 +63,7 @@ class Settings:
     list_page_size: int
     webhook_timeout_seconds: float
     webhook_schedule: tuple[int, ...]
+    workflow_cache_seconds: float
     egress_allow: tuple[str, ...]
     fetch_max_bytes: int
     fetch_timeout_seconds: float
@@ -121,6 +122,7 @@ def get_settings() -> Settings:
         list_page_size=_int("TASKPORT_LIST_PAGE_SIZE", 100),
         webhook_timeout_seconds=_float("TASKPORT_WEBHOOK_TIMEOUT_SECONDS", 15.0),
         webhook_schedule=webhook_schedule,
+        workflow_cache_seconds=_float("TASKPORT_WORKFLOW_CACHE_SECONDS", 10.0),
         egress_allow=_list("TASKPORT_EGRESS_ALLOW"),
         fetch_max_bytes=_int("TASKPORT_FETCH_MAX_BYTES", 20 * 1024 * 1024),
         fetch_timeout_seconds=_float("TASKPORT_FETCH_TIMEOUT_SECONDS", 15.0),

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from chalice import Response
 
-from chalicelib.errors import (Conflict, Forbidden, Gone, InvalidInput, MalformedBody, NotFound,
-                               TaskportError, Unauthorized)
+from chalicelib.errors import (Conflict, Forbidden, InvalidInput, MalformedBody, MethodNotAllowed,
+                               NotFound, PayloadTooLarge, TaskportError, Unauthorized,
+                               UnsupportedMediaType)
 from chalicelib.surfaces.http import json_response
+from chalicelib.workflows import NotCancelable, TaskCanceled
 
 
 def _headers(err: TaskportError) -> dict[str, str]:
@@ -27,19 +29,27 @@ def dragon_error(err: TaskportError) -> Response:
                          _headers(err) if isinstance(err, Unauthorized) else None)
 
 
+ONESPACE_API_VERSION = "2014-08-28"
+# Most specific first. Codes the seed does not name (auth, size, method) follow its style: a
+# JSON string, the HTTP status followed by "00".
 ONESPACE_CODES: list[tuple[type[TaskportError], str, str]] = [
     (MalformedBody, "65464", "Unable to parse request body."),
     (InvalidInput, "65577", "Invalid Task input data."),
-    (Gone, "61286", "Task is canceled."),
+    (TaskCanceled, "61286", "Task is canceled."),
+    (NotCancelable, "56947", "Task is not cancelable."),
     (NotFound, "66868", "Invalid Task endpoint."),
     (Conflict, "50688", "A conflicted Task was found."),
     (Unauthorized, "40100", "Invalid credentials."),
     (Forbidden, "40300", "Forbidden."),
+    (PayloadTooLarge, "41300", "Request entity too large."),
+    (MethodNotAllowed, "40500", "Method not allowed."),
+    (UnsupportedMediaType, "41500", "Unsupported media type."),
 ]
+ONESPACE_NULL_DATA = ("65464", "61286", "56947", "66868", "50688")
 
 
 def onespace_error(err: TaskportError) -> Response:
-    """Workflow API: `{code, message, data}` with the seed's internal codes as JSON strings."""
+    """Workflow API: `{code, message, data}`; code is a JSON string; data maps name -> message."""
     for kind, code, message in ONESPACE_CODES:
         if isinstance(err, kind):
             break
@@ -47,11 +57,11 @@ def onespace_error(err: TaskportError) -> Response:
         code, message = ("54421", "Invalid request information.") if err.status_code == 400 \
             else ("50000", "Internal server error.")
     data = err.details.get("data")
-    if data is None and err.field and err.status_code == 400:
-        data = {err.field: err.message}
-    if data is None and err.status_code != 500 and err.message != message:
-        data = {"detail": err.message} if code not in ("66868", "61286", "50688") else None
-    headers = {"WWW-Authenticate": 'Basic realm="taskport"'} if isinstance(err, Unauthorized) else None
+    if data is None and code not in ONESPACE_NULL_DATA and err.status_code < 500:
+        data = {err.field or "request": err.message}
+    headers = {"CS-API-Version": ONESPACE_API_VERSION}
+    if isinstance(err, Unauthorized):
+        headers["WWW-Authenticate"] = 'Basic realm="taskport"'
     return json_response({"code": code, "message": message, "data": data}, err.status_code, headers)
 
 

@@ -1,0 +1,1 @@
+"""Signed webhook delivery: Standard Webhooks signing, the retry ladder, the SQS-driven sender."""

@@ -1,0 +1,91 @@
+"""Automated workflows: the task engine runs the workflow's script in the sandbox, then the webhook."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from standardwebhooks import Webhook
+
+from tests.api.onespace.conftest import GOOD_INPUT, new_id, put_task, put_workflow, run_sender
+
+SCRIPT_PATH = "/workflows/titles.py"
+PICK_FIRST = '''def handler(task_input):
+    return {"RadioList": task_input["Opt1"], "count": len(task_input)}
+'''
+BROKEN = '''def handler(task_input):
+    raise ValueError("no title fits")
+'''
+
+
+def _store_script(client: Any, account: dict[str, Any], source: str) -> None:
+    response = client.http.put(f"/api/v1/fs/files?path={quote(SCRIPT_PATH)}", body=source.encode(),
+                               headers={"Authorization": f"Bearer {account['credentials']['token']}",
+                                        "Content-Type": "text/x-python"})
+    assert response.status_code == 200, response.body
+
+
+def _run_worker(world: dict[str, str]) -> int:
+    """Feed the tasks queue to the engine's worker as the task_worker Lambda would."""
+    from chalicelib import aws
+    from chalicelib.engine import worker
+
+    sqs = aws.client("sqs")
+    handled = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=world["tasks_queue"], MaxNumberOfMessages=10,
+                                       VisibilityTimeout=0).get("Messages", [])
+        if not messages:
+            return handled
+        worker.handle_batch([{"messageId": m["MessageId"], "body": m["Body"],
+                              "receiptHandle": m["ReceiptHandle"]} for m in messages])
+        for message in messages:
+            sqs.delete_message(QueueUrl=world["tasks_queue"], ReceiptHandle=message["ReceiptHandle"])
+        handled += len(messages)
+
+
+def _automated(client, basic, receiver) -> dict[str, Any]:
+    response = put_workflow(client, basic, webhook_url=receiver.url,
+                            handler_script_path=SCRIPT_PATH)
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)
+
+
+def test_automated_task_runs_script_and_sends_signed_webhook(client, basic, account, receiver,
+                                                             world):
+    _store_script(client, account, PICK_FIRST)
+    workflow = _automated(client, basic, receiver)
+    task_id = new_id()
+    created = put_task(client, basic, task_id, GOOD_INPUT)
+    assert created.status_code == 201
+    assert json.loads(created.body)["status"]["code"] == "open"
+
+    assert _run_worker(world) == 1
+    got = json.loads(client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic).body)
+    output = {"RadioList": "Title option 1", "count": 2}
+    assert got["status"]["code"] == "completed" and got["output"] == output
+
+    run_sender(client, lambda: len(receiver.received) == 1)
+    [request] = receiver.received
+    assert "event=completed" in request.path
+    assert Webhook(workflow["webhook_secret"]).verify(request.body, request.headers) == {
+        "id": task_id, "input": GOOD_INPUT, "output": output}
+
+
+def test_failing_script_leaves_task_open_for_a_person(client, basic, account, receiver, world,
+                                                      monkeypatch):
+    monkeypatch.setenv("TASKPORT_TASK_MAX_ATTEMPTS", "1")
+    from chalicelib import config
+    config.get_settings.cache_clear()
+    _store_script(client, account, BROKEN)
+    _automated(client, basic, receiver)
+    task_id = new_id()
+    put_task(client, basic, task_id, GOOD_INPUT)
+    _run_worker(world)
+    got = json.loads(client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic).body)
+    assert got["status"] == {"code": "open", "cancelable": False, "canceled": False,
+                             "completed": False}
+    assert got["output"] is None
+    listed = json.loads(client.http.get("/workflows/titles/tasks?status=open",
+                                        headers=basic).body)["tasks"]
+    assert [t["id"] for t in listed] == [task_id]

@@ -1,0 +1,99 @@
+"""Workflows end to end on the local stack: HTTP in, the stack's pollers, a signed webhook out."""
+from __future__ import annotations
+
+import base64
+import http.server
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Iterator
+
+import pytest
+from standardwebhooks import Webhook
+
+from tests.conftest import ADMIN_TOKEN
+from tests.local.test_stack import PROJECT_DIR, START_TIMEOUT, _call, _free_port
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[tuple[str, queue.Queue]]:
+    """A webhook receiver on 127.0.0.1 that answers 200 and hands each request to the test."""
+    received: queue.Queue = queue.Queue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.put((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook", received
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[str]:
+    """The dev stack in a child process, allowed to reach loopback receivers."""
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
+           "TASKPORT_EGRESS_ALLOW": "127.0.0.0/8", "TASKPORT_WEBHOOK_SCHEDULE": "1,1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    output: list[str] = []
+    try:
+        while not any(line.startswith("Press Ctrl-C") for line in output):
+            try:
+                output.append(lines.get(timeout=START_TIMEOUT))
+            except queue.Empty:
+                pytest.fail("the stack did not start:\n" + "".join(output))
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_completed_task_reaches_receiver_signed(stack, hooks):
+    hook_url, received = hooks
+    status, account = _call(stack + "/admin/v1/accounts", "POST", {"handle": "wf-e2e"},
+                            {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert status == 201, account
+    token = base64.b64encode(f"wf-e2e:{account['credentials']['access_key']}".encode()).decode()
+    basic = {"Authorization": f"Basic {token}", "CS-API-Version": "2014-08-28"}
+    status, workflow = _call(stack + "/workflows/titles", "PUT", {
+        "name": "Titles", "input_fields": ["List"], "webhook_url": hook_url}, basic)
+    assert status == 201, workflow
+    task_id = str(uuid.uuid4())
+    status, task = _call(stack + f"/workflows/titles/tasks/{task_id}", "PUT",
+                         {"input": {"List": "a, b"}}, basic)
+    assert status == 201 and task["status"]["code"] == "open", task
+    status, done = _call(stack + f"/workflows/titles/tasks/{task_id}/complete", "POST",
+                         {"output": {"Pick": "a"}}, basic)
+    assert status == 200, done
+
+    path, headers, body = received.get(timeout=30)
+    assert "event=completed" in path
+    assert Webhook(workflow["webhook_secret"]).verify(body, headers) == {
+        "id": task_id, "input": {"List": "a, b"}, "output": {"Pick": "a"}}
+    deadline = time.monotonic() + 10
+    while True:
+        _, listed = _call(stack + f"/workflows/titles/tasks/{task_id}/deliveries", headers=basic)
+        if listed["deliveries"][0]["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert listed["deliveries"][0]["status"] == "delivered"
