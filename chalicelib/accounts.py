@@ -90,5 +90,8 @@ def revoke_credential(handle: str, kind: str) -> Account:
 
 def set_referrers(handle: str, referrers: Any) -> Account:
     """Replace the account's Referer whitelist (cached credentials see it within the cache TTL)."""
+    if referrers is None:
+        raise Invalid("referrers is required: the list that replaces the whitelist ([] empties it)",
+                      field="referrers")
     account = store.find_account_by_handle(handle)
     return store.set_referrers(account.account_id, validate_referrers(referrers))

@@ -121,7 +121,7 @@ def query(request: Request) -> Mapping[str, str]:
 def query_list(request: Request, name: str) -> list[str]:
     """Every value of a repeated query parameter."""
     params = request.query_params
-    if not params:
+    if not params or name not in params:
         return []
     return list(params.getlist(name)) if hasattr(params, "getlist") else [params[name]]
 
