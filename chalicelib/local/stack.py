@@ -252,7 +252,7 @@ def banner(stack: Stack) -> str:
             "-H 'Content-Type: application/json' -d '{\"handle\": \"acme\"}'",
             f"  curl {url}/admin/v1/accounts/dev -H 'Authorization: Bearer {token}'",
             f"  curl -X POST {url}/v1/create -H 'Authorization: Secret {creds['secret_key']}' "
-            "-H 'Content-Type: application/json' -d '{\"tasks\": {\"task_name\": \"hello\"}}'",
+            "-H 'Content-Type: application/json' -d '{\"tasks\": {\"task_name\": \"hello\", \"name\": \"world\"}, \"block\": true}'",
             f"  curl {url}/workflows -u {creds['client_handle']}:{creds['access_key']}",
             f"  curl {url}/api/v1/fs/list -H 'Authorization: Bearer {creds['token']}'",
         ]

@@ -101,6 +101,17 @@ def test_stack_prints_admin_token_and_ready_dev_account(dev_stack: dict[str, Any
     assert "curl " in printed
 
 
+def test_stack_printed_examples_all_succeed(dev_stack: dict[str, Any]) -> None:
+    examples = [line.strip() for line in dev_stack["output"] if line.strip().startswith("curl ")]
+    assert len(examples) >= 5
+    for example in examples:
+        # The examples are meant to be pasted into a shell; -f makes curl fail on an HTTP error.
+        done = subprocess.run(example.replace("curl ", "curl -sS -f ", 1), shell=True,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{example}\n{done.stdout}\n{done.stderr}"
+        assert done.stdout.strip(), example
+
+
 def test_stack_stops_cleanly_on_sigint(dev_stack: dict[str, Any]) -> None:
     process = dev_stack["process"]
     process.send_signal(signal.SIGINT)
