@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib import auth
 from chalicelib.errors import Invalid
@@ -15,8 +14,7 @@ HANDLE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_REFERRERS = 50
 
 
-@dataclass(frozen=True)
-class NewAccount:
+class NewAccount(NamedTuple):
     """An account just created, with the only copy of its secrets."""
 
     account: Account

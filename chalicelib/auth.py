@@ -16,8 +16,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings
@@ -28,8 +27,7 @@ from chalicelib.models.accounts import DEFAULT_WORKSPACE, Account, Credential
 SECRET_PREFIXES = {"token": "tpt_", "secret_key": "tps_", "api_key": "tpa_", "access_key": "tpk_"}
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """Who is calling: an account, the workspace the call works in, and the credential kind."""
 
     account: Account

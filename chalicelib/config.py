@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.errors import ConfigurationError
 
@@ -33,8 +33,7 @@ def _list(name: str, default: str = "") -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Deployment settings; defaults are the ones the local stack uses."""
 
     region: str

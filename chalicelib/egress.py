@@ -12,8 +12,7 @@ import ipaddress
 import socket
 import ssl
 import time
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings
@@ -34,8 +33,7 @@ class FetchFailed(UpstreamFailed):
         super().__init__(message, status_code=502)
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(NamedTuple):
     """An HTTP answer: status, lower-case headers, the body and the URL asked for."""
 
     status: int

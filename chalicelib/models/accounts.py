@@ -1,7 +1,7 @@
 """Accounts, workspaces and credentials in the accounts table (pk/sk single-table layout)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pynamodb.attributes import (ListAttribute, MapAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
@@ -62,18 +62,16 @@ class CredentialRecord(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     """An account as the rest of the code sees it."""
 
     account_id: str
     handle: str
     referrers: tuple[str, ...] = ()
-    credential_kinds: tuple[str, ...] = field(default=())
+    credential_kinds: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):
     """A live credential found by its hash."""
 
     account: Account
@@ -81,8 +79,7 @@ class Credential:
     secret_hash: str
 
 
-@dataclass(frozen=True)
-class Workspace:
+class Workspace(NamedTuple):
     """A workspace of an account."""
 
     workspace_id: str
