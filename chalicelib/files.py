@@ -73,6 +73,18 @@ def _is_missing(exc: ClientError) -> bool:
     return code in ("NoSuchKey", "404", "NotFound")
 
 
+# Labels that describe how a body was sent, not what the file is: `curl --data-binary` sends
+# every file as a form. (A moto server also parses such a body as a form and stores nothing.)
+_TRANSFER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _stored_content_type(content_type: str | None) -> str:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if not media_type or media_type in _TRANSFER_TYPES:
+        return "application/octet-stream"
+    return content_type
+
+
 def put_file(account_id: str, path: str, data: bytes,
              content_type: str | None = None) -> StoredFile:
     """Store a file (replacing any), refused over settings.max_script_bytes."""
@@ -82,7 +94,7 @@ def put_file(account_id: str, path: str, data: bytes,
         raise PayloadTooLarge(f"the file is {len(data)} bytes; the limit is {limit}")
     response = aws.client("s3").put_object(
         Bucket=get_settings().bucket, Key=_key(account_id, path), Body=data,
-        ContentType=content_type or "application/octet-stream")
+        ContentType=_stored_content_type(content_type))
     _scripts.forget(account_id, path)
     return StoredFile(path=path, size=len(data), etag=response["ETag"].strip('"'), modified="")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -110,6 +111,29 @@ def test_stack_printed_examples_all_succeed(dev_stack: dict[str, Any]) -> None:
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, f"{example}\n{done.stdout}\n{done.stderr}"
         assert done.stdout.strip(), example
+
+
+def _readme_examples() -> str:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme[readme.index("## Calling it"):]
+    start = section.index("```sh\n") + len("```sh\n")
+    return section[start:section.index("\n```", start)]
+
+
+def test_stack_runs_the_readme_examples(dev_stack: dict[str, Any]) -> None:
+    printed = "".join(dev_stack["output"])
+    creds = dict(re.findall(r"^\s+(secret_key|token|access_key):\s+(\S+)$", printed, re.MULTILINE))
+    port = dev_stack["url"].rsplit(":", 1)[1]
+    script = "set -euo pipefail\n" + _readme_examples().replace("localhost:8000", f"127.0.0.1:{port}")
+    # -f: an HTTP error fails the script; -sS: quiet unless something fails.
+    script = re.sub(r"\bcurl ", "curl -sS -f ", script)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SECRET": creds["secret_key"], "TOKEN": creds["token"],
+                               "ACCESS_KEY": creds["access_key"]})
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert '"result": "Hello Ada"' in done.stdout  # the task
+    assert done.stdout.count("Hello Ada") == 2  # the task's result, then the endpoint's answer
+    assert '"code": "open"' in done.stdout  # the workflow task
 
 
 def test_stack_stops_cleanly_on_sigint(dev_stack: dict[str, Any]) -> None:
