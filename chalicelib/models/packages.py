@@ -214,12 +214,19 @@ def get_package(account_id: str, handle: str, consistent: bool = False) -> Packa
     return _to_package(account_id, record)
 
 
+def _page(model: type[Model], account_id: str, prefix: str, limit: int,
+          start: LastKey) -> tuple[list[Any], LastKey]:
+    """One page of the account's items of one kind (sk prefix), and the key to continue after."""
+    pk = _pk(account_id)
+    results = model.query(pk, model.sk.startswith(prefix), limit=limit,
+                          last_evaluated_key=checked_start(start, pk, prefix))
+    return list(results), results.last_evaluated_key
+
+
 def list_packages(account_id: str, limit: int, start: LastKey) -> tuple[list[Package], LastKey]:
     """A page of the account's packages in handle order, and the key to continue after."""
-    pk = _pk(account_id)
-    results = PackageRecord.query(pk, PackageRecord.sk.startswith(PACKAGE_PREFIX), limit=limit,
-                                  last_evaluated_key=checked_start(start, pk, PACKAGE_PREFIX))
-    return [_to_package(account_id, r) for r in results], results.last_evaluated_key
+    records, last_key = _page(PackageRecord, account_id, PACKAGE_PREFIX, limit, start)
+    return [_to_package(account_id, r) for r in records], last_key
 
 
 def create_version(version: PackageVersion) -> PackageVersion:
@@ -264,10 +271,9 @@ def get_version(account_id: str, package_handle: str, handle: str) -> PackageVer
 def list_versions(account_id: str, package_handle: str, limit: int,
                   start: LastKey) -> tuple[list[PackageVersion], LastKey]:
     """A page of a package's versions in handle order."""
-    pk, prefix = _pk(account_id), _version_sk(package_handle)
-    results = VersionRecord.query(pk, VersionRecord.sk.startswith(prefix), limit=limit,
-                                  last_evaluated_key=checked_start(start, pk, prefix))
-    return [_to_version(account_id, r) for r in results], results.last_evaluated_key
+    records, last_key = _page(VersionRecord, account_id, _version_sk(package_handle), limit,
+                              start)
+    return [_to_version(account_id, r) for r in records], last_key
 
 
 def _instance_record(instance: PackageInstance) -> InstanceRecord:
@@ -319,10 +325,9 @@ def get_instance(account_id: str, workspace_id: str, handle: str,
 def list_instances(account_id: str, workspace_id: str, limit: int,
                    start: LastKey) -> tuple[list[PackageInstance], LastKey]:
     """A page of a workspace's instances in handle order."""
-    pk, prefix = _pk(account_id), _instance_sk(workspace_id)
-    results = InstanceRecord.query(pk, InstanceRecord.sk.startswith(prefix), limit=limit,
-                                   last_evaluated_key=checked_start(start, pk, prefix))
-    return [_to_instance(account_id, r) for r in results], results.last_evaluated_key
+    records, last_key = _page(InstanceRecord, account_id, _instance_sk(workspace_id), limit,
+                              start)
+    return [_to_instance(account_id, r) for r in records], last_key
 
 
 def delete_instance(instance: PackageInstance) -> None:

@@ -1,18 +1,21 @@
 """Packages end to end on the local stack over real HTTP: package, version, instance, invoke."""
 from __future__ import annotations
 
-import os
-import queue
-import subprocess
-import sys
-import threading
 import time
-from typing import Iterator
+from typing import Any
 
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-from tests.local.test_stack import PROJECT_DIR, START_TIMEOUT, _call, _free_port
+from tests.local.test_stack import _call
+from tests.local.test_stack import dev_stack  # noqa: F401 - the stack fixture, started per module
+
+
+@pytest.fixture(scope="module")
+def stack(dev_stack: dict[str, Any]) -> str:  # noqa: F811 - uses the imported fixture
+    """The dev stack's URL: routes, pollers, sandbox server and emulator in a child process."""
+    return dev_stack["url"]
+
 
 SOURCE = '''BACKGROUND_METHODS = ["total"]
 
@@ -24,32 +27,6 @@ def greet(config, name="World"):
 def total(numbers):
     return sum(numbers)
 '''
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[str]:
-    """The dev stack in a child process: routes, pollers, sandbox server, emulator."""
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
-                     daemon=True).start()
-    output: list[str] = []
-    try:
-        while not any(line.startswith("Press Ctrl-C") for line in output):
-            try:
-                output.append(lines.get(timeout=START_TIMEOUT))
-            except queue.Empty:
-                pytest.fail("the stack did not start:\n" + "".join(output))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
 
 
 def test_package_instance_method_is_invoked_over_http(stack):
