@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import files, sandbox
+from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from chalicelib.models import packages as store
 from chalicelib.models.accounts import Workspace
@@ -86,6 +87,9 @@ def create_version(account_id: str, package_handle: Any, handle: Any,
     package_handle = validate_handle(package_handle, "packageHandle")
     handle = validate_version_handle(handle)
     source = _required_text(source, "source")
+    size, limit = len(source.encode("utf-8")), get_settings().max_script_bytes
+    if size > limit:
+        raise PayloadTooLarge(f"source is {size} bytes; the limit is {limit}", field="source")
     package = store.get_package(account_id, package_handle)
     version_id = uuid.uuid4().hex
     # A fresh path per version id: a create that loses a race never overwrites a stored source.

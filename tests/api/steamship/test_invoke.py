@@ -185,3 +185,11 @@ def test_invoke_each_call_starts_from_fresh_module_state(client, account):
     call(client, account, "package/instance/create", {"packageHandle": "counter", "handle": "c"})
     assert [invoke(client, account, "/default/c/count")[1] for _ in range(2)] == [
         {"data": 1}, {"data": 1}]
+
+
+def test_invoke_refuses_arguments_over_task_input_limit_in_background(client, account, instance,
+                                                                      monkeypatch):
+    monkeypatch.setenv("TASKPORT_MAX_TASK_INPUT_BYTES", "1000")
+    settings.get_settings.cache_clear()
+    status, answer = invoke(client, account, "/default/hi/count_to", {"n": "9" * 2000})
+    assert status == 400 and "limit is 1000" in failure(400, answer)[2]

@@ -161,3 +161,14 @@ def test_package_source_is_kept_in_account_files(client, account):
     [stored] = response.json_body["files"]
     assert stored["path"].startswith("/.packages/greeter/1.0.0/")
     assert stored["path"].endswith(version["id"] + ".py")
+
+
+def test_create_version_refuses_source_over_script_limit(client, account, monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("TASKPORT_MAX_SCRIPT_BYTES", "100")
+    config.get_settings.cache_clear()
+    call(client, account, "package/create", {"handle": "greeter"})
+    status, answer = call(client, account, "package/version/create",
+                          {"packageHandle": "greeter", "handle": "1.0.0", "source": TWO * 5})
+    assert status == 413 and "limit is 100" in failure(413, answer)[2]
