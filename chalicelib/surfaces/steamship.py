@@ -13,7 +13,7 @@ from chalicelib.models.accounts import Workspace
 from chalicelib.models.packages import Package, PackageInstance, PackageVersion
 from chalicelib.models.tasks import Task
 from chalicelib.packages import catalog, invocation, workspaces
-from chalicelib.packages.pages import page_request
+from chalicelib.packages.pages import PageRequest, page_request
 from chalicelib.surfaces.http import Surface, json_body, json_object, json_response, query
 from chalicelib.surfaces.render import steamship_error
 
@@ -46,7 +46,7 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def _page(body: dict[str, Any]) -> Any:
+def _page(body: dict[str, Any]) -> PageRequest:
     return page_request(body.get("pageSize"), body.get("pageToken"))
 
 
