@@ -4,7 +4,7 @@ from chalice import Chalice, Rate
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
 from chalicelib.sandbox import aws_lambda as sandbox_lambda
-from chalicelib.surfaces import admin, dragon, instabase, onespace
+from chalicelib.surfaces import admin, dragon, instabase, onespace, steamship
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -17,6 +17,7 @@ app.register_blueprint(admin.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
 app.register_blueprint(onespace.blueprint)
+app.register_blueprint(steamship.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
 

@@ -5,12 +5,13 @@ from typing import NamedTuple
 
 from pynamodb.attributes import (ListAttribute, MapAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import (DeleteError, DoesNotExist, PutError, TransactWriteError,
+                                 UpdateError)
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models.base import connection, now, table_meta
+from chalicelib.models.base import checked_start, connection, now, table_meta
 
 CREDENTIAL_KINDS = ("token", "secret_key", "api_key", "access_key")
 DEFAULT_WORKSPACE = "default"
@@ -219,6 +220,31 @@ def create_workspace(account_id: str, workspace_id: str, handle: str) -> Workspa
         raise
     return Workspace(workspace_id=workspace_id, account_id=account_id, handle=handle,
                      created_at=record.created_at.isoformat())
+
+
+def _to_workspace(account_id: str, record: WorkspaceRecord) -> Workspace:
+    return Workspace(workspace_id=record.workspace_id, account_id=account_id,
+                     handle=record.handle, created_at=record.created_at.isoformat())
+
+
+def list_workspaces(account_id: str, limit: int,
+                    start: dict | None = None) -> tuple[list[Workspace], dict | None]:
+    """A page of the account's workspaces in handle order, and the key to continue after."""
+    pk = f"ACCOUNT#{account_id}"
+    results = WorkspaceRecord.query(pk, WorkspaceRecord.sk.startswith("WORKSPACE#"), limit=limit,
+                                    last_evaluated_key=checked_start(start, pk, "WORKSPACE#"))
+    return [_to_workspace(account_id, r) for r in results], results.last_evaluated_key
+
+
+def delete_workspace(workspace: Workspace) -> None:
+    """Remove a workspace; NotFound when it is gone (or was replaced) meanwhile."""
+    record = WorkspaceRecord(f"ACCOUNT#{workspace.account_id}", f"WORKSPACE#{workspace.handle}")
+    try:
+        record.delete(condition=WorkspaceRecord.workspace_id == workspace.workspace_id)
+    except DeleteError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"no workspace {workspace.handle!r}") from exc
+        raise
 
 
 def set_referrers(account_id: str, referrers: list[str]) -> Account:

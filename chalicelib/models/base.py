@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from typing import Any
 
 from pynamodb.connection import Connection
 
 from chalicelib.config import get_settings
+from chalicelib.errors import Invalid
 
 
 class SettingsMeta(type):
@@ -47,6 +49,20 @@ def connection() -> Connection:
 def now() -> dt.datetime:
     """The current time, timezone-aware UTC."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+def checked_start(start: dict[str, Any] | None, pk: str, sk_prefix: str) -> dict[str, Any] | None:
+    """A query's exclusive start key from a client's page token, if it belongs to this listing."""
+    if start is None:
+        return None
+    try:
+        ours = (set(start) == {"pk", "sk"} and start["pk"] == {"S": pk}
+                and start["sk"]["S"].startswith(sk_prefix))
+    except (KeyError, TypeError, AttributeError):
+        ours = False
+    if not ours:
+        raise Invalid("pageToken belongs to another listing", field="pageToken")
+    return start
 
 
 def reset() -> None:

@@ -1,0 +1,245 @@
+"""Steamship-style API: workspaces, packages, versions, instances (/api/v1/...), task status, and
+method invocation (/{workspace}/{instance}/{method}); Bearer auth, the Engine Response Format."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+from chalicelib import auth
+from chalicelib.auth import Principal
+from chalicelib.errors import Invalid, MalformedBody
+from chalicelib.models.accounts import Workspace
+from chalicelib.models.packages import Package, PackageInstance, PackageVersion
+from chalicelib.models.tasks import Task
+from chalicelib.packages import catalog, invocation, workspaces
+from chalicelib.packages.pages import PageRequest, page_request
+from chalicelib.surfaces.http import Surface, json_body, json_object, json_response, query
+from chalicelib.surfaces.render import steamship_error
+
+surface = Surface("steamship", steamship_error)
+blueprint = surface.blueprint
+
+ROOT = "/api/v1"
+WORKSPACE_HEADER = "x-workspace-handle"
+BACKGROUND_PARAMETER = "background"
+TASK_STATES = {"queued": "waiting", "executing": "running", "success": "succeeded",
+               "error": "failed", "canceled": "failed"}
+
+
+def _principal() -> Principal:
+    return auth.bearer(surface.request.headers, WORKSPACE_HEADER)
+
+
+def _workspace(principal: Principal) -> Workspace:
+    return workspaces.find(principal.account_id, principal.workspace)
+
+
+def _body() -> dict[str, Any]:
+    return json_object(surface.request, required=False)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise Invalid(f"{name} must be true or false", field=name)
+    return value
+
+
+def _page(body: dict[str, Any]) -> PageRequest:
+    return page_request(body.get("pageSize"), body.get("pageToken"))
+
+
+def _data(data: dict[str, Any], token: str | None = None) -> Response:
+    if token:
+        data = {**data, "nextPageToken": token}
+    return json_response({"data": data})
+
+
+def _iso(stamp: str) -> str:
+    return stamp.replace("+00:00", "Z")
+
+
+def _workspace_view(workspace: Workspace) -> dict[str, Any]:
+    return {"id": workspace.workspace_id, "handle": workspace.handle,
+            "createdAt": _iso(workspace.created_at)}
+
+
+def _package_view(package: Package) -> dict[str, Any]:
+    return {"id": package.package_id, "handle": package.handle,
+            "latestVersionHandle": package.latest_version, "createdAt": _iso(package.created_at)}
+
+
+def _version_view(version: PackageVersion) -> dict[str, Any]:
+    return {"id": version.version_id, "handle": version.handle, "packageId": version.package_id,
+            "packageHandle": version.package_handle,
+            "methods": [{"name": m.name, "background": m.background,
+                         "parameters": list(m.parameters)} for m in version.methods],
+            "createdAt": _iso(version.created_at)}
+
+
+def _instance_view(instance: PackageInstance) -> dict[str, Any]:
+    return {"id": instance.instance_id, "handle": instance.handle,
+            "packageId": instance.package_id, "packageHandle": instance.package_handle,
+            "packageVersionId": instance.version_id,
+            "packageVersionHandle": instance.version_handle,
+            "workspaceId": instance.workspace_id, "workspaceHandle": instance.workspace_handle,
+            "config": instance.config, "createdAt": _iso(instance.created_at)}
+
+
+def _task_view(task: Task) -> dict[str, Any]:
+    view = {"taskId": task.key, "taskState": TASK_STATES[task.status],
+            "taskCreatedOn": _iso(task.created_at), "taskLastModifiedOn": _iso(task.updated_at)}
+    if task.error:
+        view["taskMessage"] = task.error
+    return view
+
+
+@surface.route(f"{ROOT}/workspace/create", methods=["POST"])
+def create_workspace() -> Response:
+    principal, body = _principal(), _body()
+    created = workspaces.create(principal.account_id, body.get("handle"),
+                                _flag(body, "fetchIfExists"))
+    return _data({"workspace": _workspace_view(created)})
+
+
+@surface.route(f"{ROOT}/workspace/get", methods=["POST"])
+def get_workspace() -> Response:
+    principal, body = _principal(), _body()
+    found = workspaces.lookup(principal.account_id, body.get("handle"), body.get("id"))
+    return _data({"workspace": _workspace_view(found)})
+
+
+@surface.route(f"{ROOT}/workspace/list", methods=["POST"])
+def list_workspaces() -> Response:
+    principal, body = _principal(), _body()
+    found, token = workspaces.list_page(principal.account_id, _page(body))
+    return _data({"workspaces": [_workspace_view(w) for w in found]}, token)
+
+
+@surface.route(f"{ROOT}/workspace/delete", methods=["POST"])
+def delete_workspace() -> Response:
+    principal, body = _principal(), _body()
+    deleted = workspaces.delete(principal.account_id, body.get("handle"), body.get("id"))
+    return _data({"workspace": _workspace_view(deleted)})
+
+
+@surface.route(f"{ROOT}/package/create", methods=["POST"])
+def create_package() -> Response:
+    principal, body = _principal(), _body()
+    created = catalog.create_package(principal.account_id, body.get("handle"),
+                                     _flag(body, "fetchIfExists"))
+    return _data({"package": _package_view(created)})
+
+
+@surface.route(f"{ROOT}/package/get", methods=["POST"])
+def get_package() -> Response:
+    principal, body = _principal(), _body()
+    return _data({"package": _package_view(
+        catalog.get_package(principal.account_id, body.get("handle")))})
+
+
+@surface.route(f"{ROOT}/package/list", methods=["POST"])
+def list_packages() -> Response:
+    principal, body = _principal(), _body()
+    found, token = catalog.list_packages(principal.account_id, _page(body))
+    return _data({"packages": [_package_view(p) for p in found]}, token)
+
+
+@surface.route(f"{ROOT}/package/version/create", methods=["POST"])
+def create_version() -> Response:
+    principal, body = _principal(), _body()
+    created = catalog.create_version(principal.account_id, body.get("packageHandle"),
+                                     body.get("handle"), body.get("source"))
+    return _data({"packageVersion": _version_view(created)})
+
+
+@surface.route(f"{ROOT}/package/version/get", methods=["POST"])
+def get_version() -> Response:
+    principal, body = _principal(), _body()
+    return _data({"packageVersion": _version_view(catalog.get_version(
+        principal.account_id, body.get("packageHandle"), body.get("handle")))})
+
+
+@surface.route(f"{ROOT}/package/version/list", methods=["POST"])
+def list_versions() -> Response:
+    principal, body = _principal(), _body()
+    found, token = catalog.list_versions(principal.account_id, body.get("packageHandle"),
+                                         _page(body))
+    return _data({"packageVersions": [_version_view(v) for v in found]}, token)
+
+
+@surface.route(f"{ROOT}/package/instance/create", methods=["POST"])
+def create_instance() -> Response:
+    principal, body = _principal(), _body()
+    fetch_if_exists = _flag(body, "fetchIfExists")
+    created = catalog.create_instance(principal.account_id, _workspace(principal), body,
+                                      fetch_if_exists)
+    return _data({"packageInstance": _instance_view(created)})
+
+
+@surface.route(f"{ROOT}/package/instance/get", methods=["POST"])
+def get_instance() -> Response:
+    principal, body = _principal(), _body()
+    found = catalog.lookup_instance(principal.account_id, _workspace(principal),
+                                    body.get("handle"), body.get("id"))
+    return _data({"packageInstance": _instance_view(found)})
+
+
+@surface.route(f"{ROOT}/package/instance/list", methods=["POST"])
+def list_instances() -> Response:
+    principal, body = _principal(), _body()
+    page = _page(body)
+    found, token = catalog.list_instances(principal.account_id, _workspace(principal), page)
+    return _data({"packageInstances": [_instance_view(i) for i in found]}, token)
+
+
+@surface.route(f"{ROOT}/package/instance/delete", methods=["POST"])
+def delete_instance() -> Response:
+    principal, body = _principal(), _body()
+    deleted = catalog.delete_instance(principal.account_id, _workspace(principal),
+                                      body.get("handle"), body.get("id"))
+    return _data({"packageInstance": _instance_view(deleted)})
+
+
+@surface.route(f"{ROOT}/task/status", methods=["POST"])
+def task_status() -> Response:
+    principal, body = _principal(), _body()
+    task = invocation.task_status(principal.account_id, body.get("taskId"))
+    answer: dict[str, Any] = {"task": _task_view(task)}
+    if task.status == "success":
+        answer = {"data": task.result, **answer}
+    return json_response(answer)
+
+
+def _background(params: dict[str, str]) -> bool:
+    raw = params.get(BACKGROUND_PARAMETER)
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false"):
+        raise Invalid("background must be true or false", field=BACKGROUND_PARAMETER)
+    return raw.lower() == "true"
+
+
+def _arguments() -> dict[str, Any]:
+    request = surface.request
+    if request.method == "GET":
+        return {name: value for name, value in query(request).items()
+                if name != BACKGROUND_PARAMETER}
+    arguments = json_body(request, required=False)
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, dict):
+        raise MalformedBody("the body must be a JSON object of the method's arguments")
+    return arguments
+
+
+@surface.route("/{workspace}/{instance}/{method}", methods=["GET", "POST"])
+def invoke(workspace: str, instance: str, method: str) -> Response:
+    principal = _principal()
+    background = _background(dict(query(surface.request)))
+    called = invocation.invoke(principal.account_id, workspace, instance, method, _arguments(),
+                               background)
+    if called.task is not None:
+        return json_response({"task": _task_view(called.task)})
+    return json_response({"data": called.value})
