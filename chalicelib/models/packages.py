@@ -10,8 +10,7 @@ call reads one item; versions are immutable, so the copy never goes stale.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
@@ -78,8 +77,7 @@ class InstanceRecord(Model):
     created_at = UTCDateTimeAttribute()
 
 
-@dataclass(frozen=True)
-class Method:
+class Method(NamedTuple):
     """A method a package version offers; `background` ones always run as a task."""
 
     name: str
@@ -87,8 +85,7 @@ class Method:
     parameters: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Package:
+class Package(NamedTuple):
     """A package as the rest of the code sees it."""
 
     package_id: str
@@ -98,8 +95,7 @@ class Package:
     latest_version: str | None
 
 
-@dataclass(frozen=True)
-class PackageVersion:
+class PackageVersion(NamedTuple):
     """A version of a package."""
 
     version_id: str
@@ -113,8 +109,7 @@ class PackageVersion:
     created_at: str
 
 
-@dataclass(frozen=True)
-class PackageInstance:
+class PackageInstance(NamedTuple):
     """An instance of a package version in a workspace."""
 
     instance_id: str

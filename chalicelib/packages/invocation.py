@@ -3,8 +3,7 @@ task worker runs in the sandbox (background methods, `background=true`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib import files, sandbox
 from chalicelib.engine import registry
@@ -21,8 +20,7 @@ PARAMS = {"workspace": str, "instance": str, "package": str, "version": str, "me
           "source_path": str, "source_etag": str, "config": dict, "arguments": dict}
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     """What a call came to: the method's value, or the task that will run it."""
 
     value: Any = None

@@ -4,15 +4,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid
 
 
-@dataclass(frozen=True)
-class PageRequest:
+class PageRequest(NamedTuple):
     """How many items to list, and the storage key to start after (None: from the start)."""
 
     size: int
