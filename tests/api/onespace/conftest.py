@@ -57,6 +57,9 @@ class Receiver:
     script: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, each request waits for the barrier and answers 500 if it breaks: only requests
+    # that are in flight together get through.
+    barrier: threading.Barrier | None = None
 
     def answer_next(self) -> tuple[int, dict[str, str], float]:
         with self.lock:
@@ -76,6 +79,11 @@ def _handler_for(receiver_ref: list[Receiver]) -> type[http.server.BaseHTTPReque
                                                               self.headers.items()},
                                                   body, time.monotonic()))
             status, headers, delay = receiver.answer_next()
+            if receiver.barrier is not None:
+                try:
+                    receiver.barrier.wait()
+                except threading.BrokenBarrierError:
+                    status = 500
             if delay:
                 time.sleep(delay)
             self.send_response(status)
