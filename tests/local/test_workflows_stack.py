@@ -77,16 +77,23 @@ def _account(stack: str, handle: str) -> tuple[dict, dict[str, str]]:
     return account, {"Authorization": f"Basic {token}", "CS-API-Version": "2014-08-28"}
 
 
+def _workflow_with_task(stack: str, basic: dict[str, str], handle: str,
+                        definition: dict) -> tuple[dict, str]:
+    """A new workflow and one open task of it with input {"List": "a, b"}."""
+    status, workflow = _call(stack + f"/workflows/{handle}", "PUT",
+                             {"name": handle, "input_fields": ["List"], **definition}, basic)
+    assert status == 201, workflow
+    task_id = str(uuid.uuid4())
+    status, task = _call(stack + f"/workflows/{handle}/tasks/{task_id}", "PUT",
+                         {"input": {"List": "a, b"}}, basic)
+    assert status == 201 and task["status"]["code"] == "open", task
+    return workflow, task_id
+
+
 def test_completed_task_reaches_receiver_signed(stack, hooks):
     hook_url, received = hooks
     _, basic = _account(stack, "wf-e2e")
-    status, workflow = _call(stack + "/workflows/titles", "PUT", {
-        "name": "Titles", "input_fields": ["List"], "webhook_url": hook_url}, basic)
-    assert status == 201, workflow
-    task_id = str(uuid.uuid4())
-    status, task = _call(stack + f"/workflows/titles/tasks/{task_id}", "PUT",
-                         {"input": {"List": "a, b"}}, basic)
-    assert status == 201 and task["status"]["code"] == "open", task
+    workflow, task_id = _workflow_with_task(stack, basic, "titles", {"webhook_url": hook_url})
     status, done = _call(stack + f"/workflows/titles/tasks/{task_id}/complete", "POST",
                          {"output": {"Pick": "a"}}, basic)
     assert status == 200, done
@@ -113,14 +120,9 @@ def test_automated_task_runs_its_script_and_reaches_receiver(stack, hooks):
         headers={"Authorization": f"Bearer {account['credentials']['token']}",
                  "Content-Type": "text/x-python"}), timeout=10)
     assert stored.status == 200
-    status, workflow = _call(stack + "/workflows/picks", "PUT", {
-        "name": "Picks", "input_fields": ["List"], "webhook_url": hook_url,
-        "handler_script_path": "/workflows/pick.py"}, basic)
-    assert status == 201 and workflow["mode"] == "automated", workflow
-    task_id = str(uuid.uuid4())
-    status, task = _call(stack + f"/workflows/picks/tasks/{task_id}", "PUT",
-                         {"input": {"List": "a, b"}}, basic)
-    assert status == 201, task
+    workflow, task_id = _workflow_with_task(stack, basic, "picks", {
+        "webhook_url": hook_url, "handler_script_path": "/workflows/pick.py"})
+    assert workflow["mode"] == "automated"
 
     path, headers, body = received.get(timeout=30)
     assert "event=completed" in path
