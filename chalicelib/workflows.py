@@ -330,8 +330,13 @@ def _run_script(params: dict[str, Any], ctx: Any) -> Any:
 
 
 def _validate_task_params(params: dict[str, Any]) -> None:
+    # Other surfaces can name this type too: what the workflow views read must be there.
     if not isinstance(params.get("input"), dict):
         raise Invalid("input must be an object", field="input")
+    if not GUID_PATTERN.match(str(params.get("task_id"))) or \
+            params.get("group") != group(validate_handle(str(params.get("workflow")))):
+        raise Invalid("a workflow task is created through PUT /workflows/{handle}/tasks/{id}",
+                      field="task_type")
 
 
 def _validate_run_params(params: dict[str, Any]) -> None:

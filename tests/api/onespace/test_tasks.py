@@ -235,3 +235,14 @@ def test_every_seed_error_has_its_exact_wire_shape(client, basic, account, workf
         assert response.headers["Content-Type"] == "application/json"
         assert response.headers["CS-API-Version"] == "2014-08-28"
         assert json.loads(response.body) == {"code": code, "message": message, "data": data}
+
+
+def test_half_made_workflow_task_from_the_task_api_is_refused(client, account, basic, workflow):
+    # It would list under the workflow without the id the workflow views read.
+    response = client.http.post("/v1/create", headers={
+        "Authorization": f"Secret {account['credentials']['secret_key']}",
+        "Content-Type": "application/json"}, body=json.dumps({"tasks": [
+            {"task_name": "workflow.task", "input": {"List": "x"}, "group": "wf:titles"}]}))
+    assert response.status_code == 400, response.body
+    listed = client.http.get("/workflows/titles/tasks", headers=basic)
+    assert listed.status_code == 200 and json.loads(listed.body)["tasks"] == []
