@@ -202,6 +202,21 @@ def test_default_timeout_is_15_seconds(client, basic, workflow, receiver, monkey
     assert timeouts == [15.0]
 
 
+def test_receiver_trickling_its_answer_cannot_hold_the_batch(client, basic, workflow, receiver,
+                                                             monkeypatch):
+    # Each byte comes well within the timeout, so only a bound on the whole attempt ends it.
+    monkeypatch.setenv("TASKPORT_WEBHOOK_TIMEOUT_SECONDS", "1")
+    config.get_settings.cache_clear()
+    receiver.trickled, receiver.trickle, receiver.padding = 1, 0.1, 600
+    task_id = _finished_task(client, basic)
+    assert delivery.handle_batch(_receive(1)) == {"batchItemFailures": []}
+    assert not receiver.trickle_done.is_set()  # the sender moved on while the answer trickles
+    [pending] = _deliveries(client, basic, task_id)
+    [attempt] = pending["attempts"]
+    assert attempt["status_code"] is None and "timed out after 1 s" in attempt["error"]
+    assert pending["status"] == "pending"
+
+
 def test_event_too_large_to_keep_is_failed_not_lost(client, basic, workflow, receiver,
                                                    monkeypatch, calls):
     from chalicelib.models import webhooks as store
