@@ -48,6 +48,7 @@ class _SlowReceiver(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # socketserver's 5 would make a batch's connections wait their turn
 
 
 class CallCounter:
