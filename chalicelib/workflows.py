@@ -1,15 +1,18 @@
 """Workflows and their tasks: definitions, client-GUID tasks on the engine, completion, webhooks.
 
 A workflow task is an engine task whose key is derived from account, workflow and the client's
-GUID, so creating it is the engine's one conditional write and a repeated PUT finds it. Manual
-workflows' tasks stay queued until a person completes them; automated ones run the workflow's
-script in the sandbox (task type `workflow.script`). Finishing a task (completed or canceled)
-starts a webhook delivery through the engine's finish hook.
+GUID, so creating it is the engine's one conditional write and a repeated PUT finds it. It is
+never queued for a worker: it stays open until it is completed or canceled. An automated
+workflow adds a run (task type `workflow.script`) that executes the workflow's script in the
+sandbox and completes the workflow task with its output; when the script fails, only the run
+ends in error and the workflow task stays open for a person. Finishing a workflow task
+(completed or canceled) starts a webhook delivery through the engine's finish hook.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import threading
 import time
@@ -28,11 +31,12 @@ from chalicelib.models.workflows import Workflow
 from chalicelib.webhooks import delivery as webhooks
 from chalicelib.webhooks import signing
 
+log = logging.getLogger("taskport.workflows")
+
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                           r"[0-9a-fA-F]{12}$")
-MANUAL_TASK, SCRIPT_TASK = "workflow.manual", "workflow.script"
-OPEN_STATES = ("queued", "executing", "error")
+WORKFLOW_TASK, SCRIPT_TASK = "workflow.task", "workflow.script"
 CANCELABLE_STATES = ("queued", "executing")
 ROTATION_GRACE = dt.timedelta(hours=24)
 MAX_FIELDS = 200
@@ -203,25 +207,38 @@ def create_task(account_id: str, workspace: str, handle: str, task_id: str,
     task_id = normalize_task_id(task_id)
     workflow = definitions.get(account_id, handle)
     task_input = _validate_input(workflow, task_input)
-    params: dict[str, Any] = {"input": task_input, "workflow": handle, "task_id": task_id,
-                              "group": group(handle)}
-    if workflow.automated:
-        params["script"] = workflow.handler_script_path
+    key = task_key(account_id, handle, task_id)
     spec = engine.TaskSpec(
-        task_type=SCRIPT_TASK if workflow.automated else MANUAL_TASK, params=params,
-        key=task_key(account_id, handle, task_id), enqueue=workflow.automated,
+        task_type=WORKFLOW_TASK, key=key, enqueue=False,
+        params={"input": task_input, "workflow": handle, "task_id": task_id,
+                "group": group(handle)},
         notify={"group": group(handle), "webhook": {"workflow": handle, "task_id": task_id}})
     try:
-        return engine.create_tasks(account_id, workspace, [spec])[0], True
+        task = engine.create_tasks(account_id, workspace, [spec])[0]
     except Conflict as exc:
         existing = exc.details.get("existing")
         if existing is None:
             raise
+    else:
+        if workflow.automated:
+            _start_run(account_id, workspace, key, workflow)
+        return task, True
     if existing.status == "canceled":
         raise TaskCanceled(f"task {task_id} is canceled")
     if (existing.params or {}).get("input") != task_input:
         raise Conflict(f"task {task_id} exists with other input")
     return existing, False
+
+
+def _start_run(account_id: str, workspace: str, key: str, workflow: Workflow) -> None:
+    # Only after the task's own conditional write, so that a repeated PUT never runs it twice.
+    run = engine.TaskSpec(task_type=SCRIPT_TASK, params={
+        "task_key": key, "script": workflow.handler_script_path})
+    try:
+        engine.create_tasks(account_id, workspace, [run])
+    except Exception:
+        # The task exists and its creator gets it: without its run it waits for a person.
+        log.exception("could not start the script of workflow task %s; it stays open", key)
 
 
 def get_task(account_id: str, handle: str, task_id: str) -> Any:
@@ -233,7 +250,7 @@ def get_task(account_id: str, handle: str, task_id: str) -> Any:
 
 
 def cancel_task(account_id: str, handle: str, task_id: str) -> Any:
-    """Cancel an open task; NotCancelable when it is completed, canceled or failed."""
+    """Cancel an open task; NotCancelable when it is completed or canceled already."""
     key = task_key(account_id, handle, normalize_task_id(task_id))
     try:
         return engine.cancel_task(key, account_id)
@@ -285,25 +302,49 @@ def _notify_on_finish(task: Any) -> None:
         webhooks.start_delivery(task, target["workflow"], target["task_id"], event)
 
 
-def _run_manual(params: dict[str, Any], ctx: Any) -> Any:
-    raise RuntimeError("manual workflow tasks are completed by people, never run")
+def _run_workflow_task(params: dict[str, Any], ctx: Any) -> Any:
+    raise RuntimeError("workflow tasks are never queued: a run or a person completes them")
 
 
 def _run_script(params: dict[str, Any], ctx: Any) -> Any:
+    """The run of an automated workflow task: `handler(input) -> dict`, then complete the task.
+
+    A failing script fails only this run; the workflow task stays open for a person.
+    """
     from chalicelib import sandbox  # deferred: only workers running scripts need it
 
+    task = engine.get_task(params["task_key"], ctx.account_id)
+    if task.status not in CANCELABLE_STATES:
+        return {"workflow_task": task.status, "ran": False}
     source, _ = files.read_script(ctx.account_id, params["script"])
-    output = sandbox.run_function(source, params["script"], "handler", [params["input"]], {})
+    output = sandbox.run_function(source, params["script"], "handler",
+                                  [task.params["input"]], {})
     if not isinstance(output, dict):
         raise TypeError(f"handler(input) must return a dict of outputs, not {type(output).__name__}")
-    return output
+    try:
+        engine.complete_task(task.key, ctx.account_id, output)
+    except Gone:
+        # Canceled or completed by a person while the script ran: that decision stands.
+        return {"workflow_task": engine.get_task(task.key, ctx.account_id).status, "ran": True}
+    return {"workflow_task": "success", "ran": True}
 
 
-def _validate_params(params: dict[str, Any]) -> None:
+def _validate_task_params(params: dict[str, Any]) -> None:
+    # Other surfaces can name this type too: what the workflow views read must be there.
     if not isinstance(params.get("input"), dict):
         raise Invalid("input must be an object", field="input")
+    if not GUID_PATTERN.match(str(params.get("task_id"))) or \
+            params.get("group") != group(validate_handle(str(params.get("workflow")))):
+        raise Invalid("a workflow task is created through PUT /workflows/{handle}/tasks/{id}",
+                      field="task_type")
 
 
-registry.register(MANUAL_TASK, _run_manual, _validate_params)
-registry.register(SCRIPT_TASK, _run_script, _validate_params)
+def _validate_run_params(params: dict[str, Any]) -> None:
+    for name in ("task_key", "script"):
+        if not isinstance(params.get(name), str) or not params[name]:
+            raise Invalid(f"{name} is required", field=name)
+
+
+registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params)
+registry.register(SCRIPT_TASK, _run_script, _validate_run_params)
 hooks.on_finish(_notify_on_finish)

@@ -1,11 +1,16 @@
-"""Webhook deliveries and their attempts in the entities table: pk DELIVERY#<task key>, sk <id>."""
+"""Webhook deliveries and their attempts in the entities table: pk DELIVERY#<task key>, sk <id>.
+
+A delivery keeps the event's body (zlib-compressed), so the sender needs neither the task nor
+the tasks table: it reads and writes deliveries, and reads the workflow for its URL and secret.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import (ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
+from pynamodb.attributes import (BinaryAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
@@ -15,6 +20,8 @@ from chalicelib.models.base import now, table_meta
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 RETENTION = dt.timedelta(days=30)
+# An item holds at most 400 KB; what is left beside the body is room for a full ladder of attempts.
+MAX_STORED_BODY = 350 * 1024
 
 
 class AttemptMap(MapAttribute):
@@ -47,6 +54,7 @@ class DeliveryRecord(Model):
     expires_at = NumberAttribute()
     next_attempt_at = UTCDateTimeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    body = BinaryAttribute(null=True, legacy_encoding=False)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class Delivery:
     updated_at: dt.datetime
     next_attempt_at: dt.datetime | None = None
     reason: str | None = None
+    body: str | None = None
 
 
 def _pk(task_key: str) -> str:
@@ -92,17 +101,25 @@ def _to_delivery(record: DeliveryRecord) -> Delivery:
                     workflow=record.workflow, task_id=record.task_id, event=record.event,
                     webhook_id=record.webhook_id, status=record.status, attempts=attempts,
                     created_at=record.created_at, updated_at=record.updated_at,
-                    next_attempt_at=record.next_attempt_at, reason=record.reason)
+                    next_attempt_at=record.next_attempt_at, reason=record.reason,
+                    body=zlib.decompress(record.body).decode("utf-8") if record.body else None)
 
 
 def create_delivery(delivery_id: str, *, account_id: str, task_key: str, workflow: str,
-                    task_id: str, event: str, webhook_id: str) -> Delivery:
-    """Record a new pending delivery (ids are unique, so the put is unconditional-safe)."""
+                    task_id: str, event: str, webhook_id: str, body: str) -> Delivery:
+    """Record a new pending delivery of `body`; failed at once when the body cannot be kept."""
     stamp = now()
+    stored = zlib.compress(body.encode("utf-8"))
+    fits = len(stored) <= MAX_STORED_BODY
     record = DeliveryRecord(_pk(task_key), delivery_id, account_id=account_id, task_key=task_key,
                             workflow=workflow, task_id=task_id, event=event,
-                            webhook_id=webhook_id, status=PENDING, attempt_count=0, attempts=[],
-                            created_at=stamp, updated_at=stamp, next_attempt_at=stamp,
+                            webhook_id=webhook_id, status=PENDING if fits else FAILED,
+                            attempt_count=0, attempts=[], created_at=stamp, updated_at=stamp,
+                            next_attempt_at=stamp if fits else None,
+                            body=stored if fits else None,
+                            reason=None if fits else (
+                                f"the event body is {len(stored)} bytes compressed; a delivery "
+                                f"holds at most {MAX_STORED_BODY}"),
                             expires_at=int((stamp + RETENTION).timestamp()))
     record.save(condition=DeliveryRecord.pk.does_not_exist())
     return _to_delivery(record)

@@ -12,7 +12,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import queue
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib import aws, egress
 from chalicelib.config import get_settings
-from chalicelib.engine import tasks as engine
 from chalicelib.errors import NotFound
 from chalicelib.models import webhooks as store
 from chalicelib.models import workflows as workflow_store
@@ -35,6 +36,8 @@ EVENTS = {"success": "completed", "canceled": "canceled"}
 RESPONSE_MAX_BYTES = 1024 * 1024
 RETRY_AFTER_STATUSES = (429, 503)
 EARLY_TOLERANCE = 1.0
+# egress's own deadline ends most slow answers first, with its more precise message.
+ATTEMPT_SLACK = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,19 @@ def _send(step: Step, delay: float = 0.0) -> None:
 
 
 def start_delivery(task: Any, workflow: str, task_id: str, event: str) -> Delivery:
-    """Record a pending delivery of `event` for a workflow task and queue its first attempt."""
+    """Record a pending delivery of `event` for a workflow task and queue its first attempt.
+
+    The delivery keeps the event's body as it is now, so every attempt sends the same bytes.
+    """
     delivery = store.create_delivery(
         _new_delivery_id(), account_id=task.account_id, task_key=task.key, workflow=workflow,
-        task_id=task_id, event=event, webhook_id=webhook_id(task.key, event))
-    _send(Step(task.key, delivery.delivery_id, 0, time.time()))
+        task_id=task_id, event=event, webhook_id=webhook_id(task.key, event),
+        body=event_body(task, task_id))
+    if delivery.status == PENDING:
+        _send(Step(task.key, delivery.delivery_id, 0, time.time()))
+    else:
+        log.error("delivery %s of task %s not sent: %s", delivery.delivery_id, task.key,
+                  delivery.reason)
     return delivery
 
 
@@ -110,9 +121,9 @@ def _finish(step: Step, status: str, reason: str, attempt: Attempt | None = None
                          attempt=attempt, status=status, next_attempt_at=None, reason=reason)
 
 
-def _due_work(steps: list[Step]) -> dict[Step, tuple[Delivery, Any, Any]]:
-    """What the due steps need, in few round trips: one BatchGetItem for the deliveries, one for
-    their tasks, one consistent read per workflow. Stale or duplicated steps are left out."""
+def _due_work(steps: list[Step]) -> dict[Step, tuple[Delivery, Any]]:
+    """What the due steps need, in few round trips: one BatchGetItem for the deliveries, one
+    consistent read per workflow. Stale or duplicated steps are left out."""
     found = store.get_deliveries([(step.task_key, step.delivery_id) for step in steps])
     live = {}
     for step in steps:
@@ -121,10 +132,6 @@ def _due_work(steps: list[Step]) -> dict[Step, tuple[Delivery, Any, Any]]:
         if delivery is not None and delivery.status == PENDING and \
                 len(delivery.attempts) == step.attempts_made:
             live[step] = delivery
-    if not live:
-        return {}
-    keys = list({delivery.task_key for delivery in live.values()})
-    tasks = {task.key: task for task in engine.get_tasks(keys)}
     workflows: dict[tuple[str, str], Any] = {}
     for delivery in live.values():
         target = (delivery.account_id, delivery.workflow)
@@ -133,25 +140,27 @@ def _due_work(steps: list[Step]) -> dict[Step, tuple[Delivery, Any, Any]]:
                 workflows[target] = workflow_store.get_workflow(*target, consistent=True)
             except NotFound:
                 workflows[target] = None
-    return {step: (delivery, workflows[(delivery.account_id, delivery.workflow)],
-                   tasks[delivery.task_key]) for step, delivery in live.items()}
+    return {step: (delivery, workflows[(delivery.account_id, delivery.workflow)])
+            for step, delivery in live.items()}
 
 
-def deliver_step(step: Step, delivery: Delivery, workflow: Any, task: Any) -> None:
+def deliver_step(step: Step, delivery: Delivery, workflow: Any) -> None:
     """Make one attempt of a due, pending delivery and record what happened."""
     if workflow is None:
         _finish(step, FAILED, "the workflow no longer exists")
     elif not workflow.webhook_enabled:
         _finish(step, FAILED, f"the workflow's webhook is disabled: "
                               f"{workflow.webhook_disabled_reason}")
+    elif delivery.body is None:
+        _finish(step, FAILED, "the delivery holds no event body")
     else:
-        _attempt(step, delivery, workflow, task)
+        _attempt(step, delivery, workflow)
 
 
-def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow, task: Any) -> None:
+def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) -> None:
     settings = get_settings()
     url = _event_url(workflow.webhook_url, delivery.event)
-    body = event_body(task, delivery.task_id)
+    body = delivery.body
     started_at = now()
     headers = {"Content-Type": "application/json",
                **signing.signature_headers(workflow.signing_secrets(started_at),
@@ -161,9 +170,8 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow, 
     error: str | None = None
     retry_after: float | None = None
     try:
-        answer = egress.fetch(url, method="POST", headers=headers, body=body.encode("utf-8"),
-                              timeout=settings.webhook_timeout_seconds,
-                              max_bytes=RESPONSE_MAX_BYTES)
+        answer = _post_within(url, headers, body.encode("utf-8"),
+                              settings.webhook_timeout_seconds)
         status_code = answer.status
         if 300 <= status_code < 400:
             error = f"redirect to {answer.headers.get('location', '?')} not followed"
@@ -196,6 +204,35 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow, 
     if _record(step, attempt, PENDING,
                dt.datetime.fromtimestamp(due, dt.timezone.utc), None):
         _send(Step(step.task_key, step.delivery_id, made, due), delay)
+
+
+def _post_within(url: str, headers: dict[str, str], body: bytes,
+                 timeout: float) -> egress.Fetched:
+    """POST through the egress guard, bounded in total by `timeout`.
+
+    egress bounds each network step (connect, each read) and the body, not the status line and
+    headers: a receiver trickling them a byte at a time would hold the attempt, and with it the
+    batch, until the Lambda times out. Past the bound the attempt is a failure and the request
+    is abandoned on its daemon thread (its own socket timeouts end it).
+    """
+    outcome: queue.Queue[egress.Fetched | Exception] = queue.Queue(maxsize=1)
+
+    def post() -> None:
+        try:
+            outcome.put(egress.fetch(url, method="POST", headers=headers, body=body,
+                                     timeout=timeout, max_bytes=RESPONSE_MAX_BYTES))
+        except Exception as exc:  # handed over to the attempt, which records it
+            outcome.put(exc)
+
+    threading.Thread(target=post, name="webhook-post", daemon=True).start()
+    try:
+        answer = outcome.get(timeout=timeout + ATTEMPT_SLACK)
+    except queue.Empty:
+        raise egress.FetchFailed(f"{url!r} could not be fetched: timed out after {timeout:g} s "
+                                 "(the whole answer)") from None
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 def _record(step: Step, attempt: Attempt, status: str, next_at: dt.datetime | None,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from typing import Iterator
 
@@ -68,20 +69,31 @@ def stack() -> Iterator[str]:
         process.wait()
 
 
-def test_completed_task_reaches_receiver_signed(stack, hooks):
-    hook_url, received = hooks
-    status, account = _call(stack + "/admin/v1/accounts", "POST", {"handle": "wf-e2e"},
+def _account(stack: str, handle: str) -> tuple[dict, dict[str, str]]:
+    status, account = _call(stack + "/admin/v1/accounts", "POST", {"handle": handle},
                             {"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert status == 201, account
-    token = base64.b64encode(f"wf-e2e:{account['credentials']['access_key']}".encode()).decode()
-    basic = {"Authorization": f"Basic {token}", "CS-API-Version": "2014-08-28"}
-    status, workflow = _call(stack + "/workflows/titles", "PUT", {
-        "name": "Titles", "input_fields": ["List"], "webhook_url": hook_url}, basic)
+    token = base64.b64encode(f"{handle}:{account['credentials']['access_key']}".encode()).decode()
+    return account, {"Authorization": f"Basic {token}", "CS-API-Version": "2014-08-28"}
+
+
+def _workflow_with_task(stack: str, basic: dict[str, str], handle: str,
+                        definition: dict) -> tuple[dict, str]:
+    """A new workflow and one open task of it with input {"List": "a, b"}."""
+    status, workflow = _call(stack + f"/workflows/{handle}", "PUT",
+                             {"name": handle, "input_fields": ["List"], **definition}, basic)
     assert status == 201, workflow
     task_id = str(uuid.uuid4())
-    status, task = _call(stack + f"/workflows/titles/tasks/{task_id}", "PUT",
+    status, task = _call(stack + f"/workflows/{handle}/tasks/{task_id}", "PUT",
                          {"input": {"List": "a, b"}}, basic)
     assert status == 201 and task["status"]["code"] == "open", task
+    return workflow, task_id
+
+
+def test_completed_task_reaches_receiver_signed(stack, hooks):
+    hook_url, received = hooks
+    _, basic = _account(stack, "wf-e2e")
+    workflow, task_id = _workflow_with_task(stack, basic, "titles", {"webhook_url": hook_url})
     status, done = _call(stack + f"/workflows/titles/tasks/{task_id}/complete", "POST",
                          {"output": {"Pick": "a"}}, basic)
     assert status == 200, done
@@ -97,3 +109,24 @@ def test_completed_task_reaches_receiver_signed(stack, hooks):
             break
         time.sleep(0.2)
     assert listed["deliveries"][0]["status"] == "delivered"
+
+
+def test_automated_task_runs_its_script_and_reaches_receiver(stack, hooks):
+    hook_url, received = hooks
+    account, basic = _account(stack, "wf-auto")
+    script = b"def handler(task_input):\n    return {'Pick': task_input['List'].split(', ')[-1]}\n"
+    stored = urllib.request.urlopen(urllib.request.Request(
+        stack + "/api/v1/fs/files?path=/workflows/pick.py", data=script, method="PUT",
+        headers={"Authorization": f"Bearer {account['credentials']['token']}",
+                 "Content-Type": "text/x-python"}), timeout=10)
+    assert stored.status == 200
+    workflow, task_id = _workflow_with_task(stack, basic, "picks", {
+        "webhook_url": hook_url, "handler_script_path": "/workflows/pick.py"})
+    assert workflow["mode"] == "automated"
+
+    path, headers, body = received.get(timeout=30)
+    assert "event=completed" in path
+    assert Webhook(workflow["webhook_secret"]).verify(body, headers) == {
+        "id": task_id, "input": {"List": "a, b"}, "output": {"Pick": "b"}}
+    status, got = _call(stack + f"/workflows/picks/tasks/{task_id}", headers=basic)
+    assert status == 200 and got["status"]["completed"] is True and got["output"] == {"Pick": "b"}

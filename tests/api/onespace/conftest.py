@@ -57,6 +57,24 @@ class Receiver:
     script: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, each request waits for the barrier and answers 500 if it breaks: only requests
+    # that are in flight together get through.
+    barrier: threading.Barrier | None = None
+    # The first `trickled` requests get their status line and headers (one of `padding` bytes)
+    # a byte at a time, `trickle` s apart, until the receiver stops; `trickle_done` is set when
+    # all of them are out, before the blank line that ends them.
+    trickled: int = 0
+    trickle: float = 0.1
+    padding: int = 0
+    trickle_done: threading.Event = field(default_factory=threading.Event)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def take_trickle(self) -> bool:
+        with self.lock:
+            if self.trickled <= 0:
+                return False
+            self.trickled -= 1
+            return True
 
     def answer_next(self) -> tuple[int, dict[str, str], float]:
         with self.lock:
@@ -76,8 +94,28 @@ def _handler_for(receiver_ref: list[Receiver]) -> type[http.server.BaseHTTPReque
                                                               self.headers.items()},
                                                   body, time.monotonic()))
             status, headers, delay = receiver.answer_next()
+            if receiver.barrier is not None:
+                try:
+                    receiver.barrier.wait()
+                except threading.BrokenBarrierError:
+                    status = 500
             if delay:
                 time.sleep(delay)
+            if receiver.take_trickle():
+                head = (f"HTTP/1.1 {status} Whatever\r\nX-Padding: {'a' * receiver.padding}\r\n"
+                        f"Content-Length: 2\r\n").encode()
+                for index in range(len(head)):
+                    if receiver.stopped.is_set():
+                        break
+                    self.wfile.write(head[index:index + 1])
+                    self.wfile.flush()
+                    time.sleep(receiver.trickle)
+                else:
+                    # Set before the blank line: no client can have read the answer yet.
+                    receiver.trickle_done.set()
+                    self.wfile.write(b"\r\nok")
+                self.close_connection = True
+                return
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -103,6 +141,7 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield ref[0]
+    ref[0].stopped.set()
     httpd.shutdown()
     httpd.server_close()
 

@@ -72,20 +72,63 @@ def test_automated_task_runs_script_and_sends_signed_webhook(client, basic, acco
         "id": task_id, "input": GOOD_INPUT, "output": output}
 
 
-def test_failing_script_leaves_task_open_for_a_person(client, basic, account, receiver, world,
-                                                      monkeypatch):
-    monkeypatch.setenv("TASKPORT_TASK_MAX_ATTEMPTS", "1")
-    from chalicelib import config
-    config.get_settings.cache_clear()
+def _get(client, basic, task_id):
+    return json.loads(client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic).body)
+
+
+def test_failing_script_leaves_task_open_for_a_person(client, basic, account, receiver, world):
+    _store_script(client, account, BROKEN)
+    workflow = _automated(client, basic, receiver)
+    task_id = new_id()
+    put_task(client, basic, task_id, GOOD_INPUT)
+    assert _run_worker(world) == 1
+    assert _get(client, basic, task_id)["status"] == {
+        "code": "open", "cancelable": True, "canceled": False, "completed": False}
+    listed = json.loads(client.http.get("/workflows/titles/tasks?status=open",
+                                        headers=basic).body)["tasks"]
+    assert [t["id"] for t in listed] == [task_id]
+    assert receiver.received == []
+
+    output = {"RadioList": "Title option 2"}
+    done = client.http.post(f"/workflows/titles/tasks/{task_id}/complete", headers=basic,
+                            body=json.dumps({"output": output}))
+    assert done.status_code == 200, done.body
+    assert _get(client, basic, task_id)["output"] == output
+    run_sender(client, lambda: len(receiver.received) == 1)
+    assert Webhook(workflow["webhook_secret"]).verify(
+        receiver.received[0].body, receiver.received[0].headers)["output"] == output
+
+
+def test_failed_automated_task_can_be_canceled(client, basic, account, receiver, world):
     _store_script(client, account, BROKEN)
     _automated(client, basic, receiver)
     task_id = new_id()
     put_task(client, basic, task_id, GOOD_INPUT)
     _run_worker(world)
-    got = json.loads(client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic).body)
-    assert got["status"] == {"code": "open", "cancelable": False, "canceled": False,
-                             "completed": False}
-    assert got["output"] is None
-    listed = json.loads(client.http.get("/workflows/titles/tasks?status=open",
-                                        headers=basic).body)["tasks"]
-    assert [t["id"] for t in listed] == [task_id]
+    canceled = client.http.delete(f"/workflows/titles/tasks/{task_id}", headers=basic)
+    assert canceled.status_code == 200
+    assert json.loads(canceled.body)["status"]["code"] == "canceled"
+
+
+def test_task_canceled_before_its_run_is_not_completed_by_it(client, basic, account, receiver,
+                                                             world):
+    _store_script(client, account, PICK_FIRST)
+    _automated(client, basic, receiver)
+    task_id = new_id()
+    put_task(client, basic, task_id, GOOD_INPUT)
+    client.http.delete(f"/workflows/titles/tasks/{task_id}", headers=basic)
+    assert _run_worker(world) == 1
+    response = client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic)
+    assert json.loads(response.body)["code"] == "61286"
+    run_sender(client, lambda: len(receiver.received) == 1)
+    assert "event=canceled" in receiver.received[0].path
+
+
+def test_repeated_put_of_automated_task_runs_script_once(client, basic, account, receiver, world):
+    _store_script(client, account, PICK_FIRST)
+    _automated(client, basic, receiver)
+    task_id = new_id()
+    assert put_task(client, basic, task_id, GOOD_INPUT).status_code == 201
+    assert put_task(client, basic, task_id, GOOD_INPUT).status_code == 200
+    assert _run_worker(world) == 1
+    assert _get(client, basic, task_id)["status"]["code"] == "completed"

@@ -205,3 +205,44 @@ def test_manual_task_is_never_queued_for_a_worker(client, basic, workflow, world
 def test_task_routes_need_basic_credentials(client, workflow):
     response = put_task(client, {"Content-Type": "application/json"}, new_id(), GOOD_INPUT)
     assert _error(response)[:2] == (401, "40100")
+
+
+def test_every_seed_error_has_its_exact_wire_shape(client, basic, account, workflow):
+    canceled, taken = new_id(), new_id()
+    put_task(client, basic, canceled, GOOD_INPUT)
+    client.http.delete(f"/workflows/titles/tasks/{canceled}", headers=basic)
+    put_task(client, basic, taken, GOOD_INPUT)
+    cases = [
+        (client.http.put(f"/workflows/titles/tasks/{new_id()}", headers=basic, body=b"{nope"),
+         400, "65464", "Unable to parse request body.", None),
+        (put_task(client, basic, "nope", GOOD_INPUT),
+         400, "54421", "Invalid request information.", {"id": "must be a GUID such as "
+                                                              "1cbe149a-59f2-425f-ac02-2d0ea3e3a7fe"}),
+        (put_task(client, basic, new_id(), {"Opt1": "x"}),
+         400, "65577", "Invalid Task input data.", {"List": "Required field not found."}),
+        (put_task(client, basic, canceled, GOOD_INPUT), 403, "61286", "Task is canceled.", None),
+        (client.http.get(f"/workflows/titles/tasks/{canceled}", headers=basic),
+         403, "61286", "Task is canceled.", None),
+        (client.http.delete(f"/workflows/titles/tasks/{canceled}", headers=basic),
+         403, "56947", "Task is not cancelable.", None),
+        (put_task(client, basic, new_id(), GOOD_INPUT, handle="nope"),
+         404, "66868", "Invalid Task endpoint.", None),
+        (put_task(client, basic, taken, {**GOOD_INPUT, "Opt1": "changed"}),
+         409, "50688", "A conflicted Task was found.", None),
+    ]
+    for response, status, code, message, data in cases:
+        assert response.status_code == status, code
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["CS-API-Version"] == "2014-08-28"
+        assert json.loads(response.body) == {"code": code, "message": message, "data": data}
+
+
+def test_half_made_workflow_task_from_the_task_api_is_refused(client, account, basic, workflow):
+    # It would list under the workflow without the id the workflow views read.
+    response = client.http.post("/v1/create", headers={
+        "Authorization": f"Secret {account['credentials']['secret_key']}",
+        "Content-Type": "application/json"}, body=json.dumps({"tasks": [
+            {"task_name": "workflow.task", "input": {"List": "x"}, "group": "wf:titles"}]}))
+    assert response.status_code == 400, response.body
+    listed = client.http.get("/workflows/titles/tasks", headers=basic)
+    assert listed.status_code == 200 and json.loads(listed.body)["tasks"] == []

@@ -130,6 +130,16 @@ def test_410_disables_webhook_until_workflow_put_again(client, basic, workflow, 
     assert _deliveries(client, basic, second)[-1]["status"] == "delivered"
 
 
+@pytest.mark.parametrize("status", [201, 202, 204])
+def test_any_2xx_is_delivered(client, basic, workflow, receiver, status):
+    receiver.script = [(status, {}, 0)]
+    task_id = _finished_task(client, basic)
+    run_sender(client, _settled(client, basic, task_id))
+    [delivery] = _deliveries(client, basic, task_id)
+    assert delivery["status"] == "delivered"
+    assert [a["status_code"] for a in delivery["attempts"]] == [status]
+
+
 def test_redirect_is_a_failure_and_never_followed(client, basic, workflow, receiver):
     receiver.script = [(302, {"Location": receiver.url + "?elsewhere=1"}, 0)]
     task_id = _finished_task(client, basic)
