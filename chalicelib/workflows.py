@@ -16,8 +16,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib import egress, files
 from chalicelib.config import get_settings
@@ -56,8 +55,7 @@ class TaskFinished(Forbidden):
     """The task is completed or canceled already and cannot be completed (403)."""
 
 
-@dataclass(frozen=True)
-class SavedWorkflow:
+class SavedWorkflow(NamedTuple):
     """A workflow just created or updated; `secret` is set only when it was created."""
 
     workflow: Workflow

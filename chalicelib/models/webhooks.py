@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.attributes import (BinaryAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
@@ -57,8 +56,7 @@ class DeliveryRecord(Model):
     body = BinaryAttribute(null=True, legacy_encoding=False)
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One recorded HTTP attempt."""
 
     at: dt.datetime
@@ -68,8 +66,7 @@ class Attempt:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """A delivery as the rest of the code sees it."""
 
     delivery_id: str

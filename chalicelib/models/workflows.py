@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -32,8 +32,7 @@ class WorkflowRecord(Model):
     webhook_disabled_reason = UnicodeAttribute(null=True)
 
 
-@dataclass(frozen=True)
-class Workflow:
+class Workflow(NamedTuple):
     """A workflow as the rest of the code sees it."""
 
     account_id: str

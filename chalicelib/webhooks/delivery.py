@@ -17,8 +17,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib import aws, egress
@@ -40,8 +39,7 @@ EARLY_TOLERANCE = 1.0
 ATTEMPT_SLACK = 1.0
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One SQS message: make attempt number `attempts_made + 1` of a delivery at `due`."""
 
     task_key: str
