@@ -61,6 +61,12 @@ def iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
 
 
+def expiry(finished_epoch: float) -> float | None:
+    """When a task finished at `finished_epoch` expires (TASKPORT_TASK_RETENTION_DAYS; 0: never)."""
+    retention = get_settings().task_retention_seconds
+    return finished_epoch + retention if retention > 0 else None
+
+
 def _group_of(spec: TaskSpec) -> str | None:
     for source in (spec.notify or {}, spec.params):
         if isinstance(source.get("group"), str) and source["group"]:
@@ -131,8 +137,14 @@ def output_files(account_id: str, task_type: str) -> tuple[str, ...] | None:
     return found.files if found is not None else None
 
 
+def _expired(task: Task) -> bool:
+    # DynamoDB deletes expired items lazily (usually within a couple of days): past its expiry
+    # a task is answered as missing at once.
+    return task.expires_at is not None and dt.datetime.fromisoformat(task.expires_at).timestamp() <= time.time()
+
+
 def _visible(task: Task | None, key: str, account_id: str | None) -> Task:
-    if task is None or (account_id is not None and task.account_id != account_id):
+    if task is None or (account_id is not None and task.account_id != account_id) or _expired(task):
         raise NotFound(f"no task {key!r}", field="key")
     return task
 
@@ -150,7 +162,9 @@ def get_tasks(keys: Sequence[str], account_id: str | None = None) -> list[Task]:
 
 def _settle(key: str, account_id: str, status: str, *, result: Any = None,
             error: str | None = None) -> Task:
-    task = store.settle(key, account_id, status, iso(time.time()), result=result, error=error)
+    now = time.time()
+    task = store.settle(key, account_id, status, iso(now), result=result, error=error,
+                        expires_at=expiry(now))
     if task is None:
         current = get_task(key, account_id)
         raise Gone(f"task {key!r} is {current.status} already", field="key",
