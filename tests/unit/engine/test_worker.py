@@ -221,3 +221,89 @@ def test_janitor_handler_runs_from_a_schedule_event(engine):
              "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
              "resources": ["arn:aws:events:us-east-1:123456789012:rule/janitor"], "detail": {}}
     assert app.janitor(event, None) == {"redriven": 0, "failed": 0, "unsent": 0}
+
+
+def _queued_messages(queue_url):
+    from chalicelib import aws
+
+    sqs = aws.client("sqs")
+    bodies = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                    VisibilityTimeout=600).get("Messages", [])
+        if not batch:
+            return bodies
+        bodies.extend(json.loads(m["Body"])["key"] for m in batch)
+
+
+def _dead_worker(engine, world):
+    """A task whose worker claimed it and died: its lease expired ten seconds ago."""
+    from chalicelib import aws
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = _hello(engine)
+    aws.client("sqs").purge_queue(QueueUrl=world["tasks_queue"])
+    then = time.time() - 400
+    assert store.claim(task.key, iso(then), then, then + 390, 3) is not None
+    return task
+
+
+def test_two_janitor_runs_on_one_expired_lease_redrive_it_once(engine, world, monkeypatch):
+    from chalicelib.engine import janitor
+    from chalicelib.models import tasks as store
+
+    task = _dead_worker(engine, world)
+    real_listing = store.expired_leases
+    inner = []
+
+    def listing_then_another_run(now, limit):
+        leases = real_listing(now, limit)
+        if not inner:  # a second janitor runs to the end between this one's listing and writes
+            inner.append(None)
+            inner[0] = janitor.run()
+        return leases
+
+    monkeypatch.setattr(store, "expired_leases", listing_then_another_run)
+    outer = janitor.run()
+    assert inner == [{"redriven": 1, "failed": 0, "unsent": 0}]
+    assert outer == {"redriven": 0, "failed": 0, "unsent": 0}
+    assert _queued_messages(world["tasks_queue"]) == [task.key]
+    assert engine.get_task(task.key).status == "queued"
+
+
+def test_janitor_runs_on_consecutive_minutes_redrive_a_lease_once(engine, world):
+    from chalicelib.engine import janitor
+
+    task = _dead_worker(engine, world)
+    now = time.time()
+    assert janitor.run(now=now)["redriven"] == 1
+    assert janitor.run(now=now + 60)["redriven"] == 0
+    assert janitor.run(now=now + 120)["redriven"] == 0
+    assert _queued_messages(world["tasks_queue"]) == [task.key]
+
+
+def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, world, monkeypatch):
+    from chalicelib.engine import janitor, worker
+    from chalicelib.models import tasks as store
+
+    task = _dead_worker(engine, world)
+    from chalicelib.engine.tasks import iso
+
+    real_listing = store.expired_leases
+    claimed = []
+
+    def listing_then_a_late_worker_claims(now, limit):
+        leases = real_listing(now, limit)
+        if not claimed:  # the original message comes back and a worker claims the task
+            at = time.time()
+            claimed.append(store.claim(task.key, iso(at), at, at + 360, 3))
+        return leases
+
+    monkeypatch.setattr(store, "expired_leases", listing_then_a_late_worker_claims)
+    assert janitor.run() == {"redriven": 0, "failed": 0, "unsent": 0}
+    assert claimed[0] is not None and claimed[0].attempt == 2
+    assert _queued_messages(world["tasks_queue"]) == []
+    running = engine.get_task(task.key)
+    assert (running.status, running.attempt) == ("executing", 2)
+    assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
