@@ -126,10 +126,13 @@ def test_create_with_malformed_json_or_non_utf8_is_400(client, account):
         assert json.loads(response.body)["errors"][0]["description"]
 
 
-def test_create_with_bad_block_flag_is_400(client, account):
-    error = _error(post(client, "/v1/create", {"tasks": HELLO, "block": "maybe"},
-                        secret_headers(account)))
-    assert error["name"] == "block"
+def test_create_with_bad_block_flag_is_400_and_creates_nothing(client, account, world):
+    in_body = _error(post(client, "/v1/create", {"tasks": HELLO, "block": "maybe"},
+                          secret_headers(account)))
+    in_query = _error(post(client, "/v1/create?block=maybe", {"tasks": HELLO}, secret_headers(account)))
+    assert (in_body["name"], in_body["location"]) == ("block", "body")
+    assert (in_query["name"], in_query["location"]) == ("block", "querystring")
+    assert drain(world["tasks_queue"]) == 0
 
 
 def test_create_with_block_waits_for_results(client, account, running_worker):

@@ -51,14 +51,20 @@ def test_create_file_get_takes_the_task_from_the_query(client, account, images, 
     assert max(_image(_object(response.headers["Location"])).size) == 512
 
 
-def test_create_file_with_invalid_filename_is_404_with_choices(client, account, images):
+def test_create_file_with_invalid_filename_is_404_with_choices_and_creates_nothing(
+        client, account, images, world):
+    expected = {"status": "error",
+                "message": "'medium' is not a valid filename, choose one of: 'small', 'large'"}
     response = post(client, "/v1/create_file/medium",
                     {"task": {"task_name": "image.thumbs", "url": images.url("/cat.png")}},
                     secret_headers(account))
     assert response.status_code == 404
-    assert json.loads(response.body) == {
-        "status": "error",
-        "message": "'medium' is not a valid filename, choose one of: 'small', 'large'"}
+    assert json.loads(response.body) == expected
+    secret = account["credentials"]["secret_key"]
+    by_get = client.http.get(
+        f"/v1/create_file/medium?task_name=image.thumbs&url={images.url('/cat.png')}&secret={secret}")
+    assert (by_get.status_code, json.loads(by_get.body)) == (404, expected)
+    assert drain(world["tasks_queue"]) == 0
 
 
 def test_create_file_of_failed_task_is_400_with_its_status(client, account, images, running_worker):
