@@ -194,9 +194,13 @@ def _cycle(task: Task) -> list[tuple[str, str]]:
     """(event time, status) of each step since the task was last queued, from its recorded events."""
     queued = task.events["queued"]
     steps = [(queued, QUEUED)]
+    if task.status == QUEUED:
+        return steps
     started = task.events.get("started")
-    if started and started >= queued:  # an older start belongs to an attempt before a re-drive
-        steps.append((started, EXECUTING))
+    if started and started < queued:  # a start before a re-drive belongs to an earlier attempt
+        started = None
+    if task.status == EXECUTING or started:
+        steps.append((started or task.updated_at, EXECUTING))
     if task.finished:
         steps.append((task.events.get("completed") or task.updated_at, task.status))
     return steps

@@ -260,9 +260,17 @@ def get_many(keys: Iterable[str], *, consistent: bool = False) -> dict[str, Task
     return {record.key: to_task(record) for record in records}
 
 
-def _update(key: str, actions: list[Any], condition: Condition) -> Task | None:
-    """One conditional UpdateItem; the new task, or None when the condition did not hold."""
+def _update(key: str, actions: list[Any], condition: Condition, status: str | None = None) -> Task | None:
+    """One conditional UpdateItem (moving the task to `status`, if given); the new task, or None
+    when the condition did not hold.
+
+    The status is written last: DynamoDB applies an update at once, but an emulator (moto) may
+    apply its actions one by one under a concurrent read, which must then never see the new
+    status without its events, result or files.
+    """
     record = TaskRecord(_pk(key), "TASK")
+    if status is not None:
+        actions = [*actions, TaskRecord.status.set(status)]
     try:
         record.update(actions=actions, condition=condition)
     except UpdateError as exc:
@@ -273,8 +281,8 @@ def _update(key: str, actions: list[Any], condition: Condition) -> Task | None:
 
 
 def _status_actions(status: str, key: str, now: str) -> list[Any]:
-    return [TaskRecord.status.set(status), TaskRecord.group_sk.set(_group_sk(status, key)),
-            TaskRecord.updated_at.set(now)]
+    """What goes with a move to `status` (the caller passes `status` to _update)."""
+    return [TaskRecord.group_sk.set(_group_sk(status, key)), TaskRecord.updated_at.set(now)]
 
 
 def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -> list[Any]:
@@ -296,7 +304,7 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
         | ((TaskRecord.status == EXECUTING) & (TaskRecord.lease_sk < lease_value(now_epoch)))))
     actions = [*_status_actions(EXECUTING, key, now), TaskRecord.attempt.add(1),
                TaskRecord.started_at.set(now), TaskRecord.lease_sk.set(lease_value(lease_expires))]
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, EXECUTING)
 
 
 def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
@@ -311,7 +319,7 @@ def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
     if files:
         actions.append(TaskRecord.files.set(files))
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, status)
 
 
 def set_progress(key: str, attempt: int, value: Any, now: str) -> Task | None:
@@ -331,7 +339,7 @@ def settle(key: str, account_id: str, status: str, now: str, *, result: Any = No
     if error is not None:
         actions.append(TaskRecord.error.set(error))
     condition = TaskRecord.status.is_in(*OPEN) & (TaskRecord.account_id == account_id)
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, status)
 
 
 def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str, *,
@@ -340,7 +348,7 @@ def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, no
     actions = [*_finish_actions(ERROR, key, now, expires_at), TaskRecord.error.set(message)]
     condition = TaskRecord.status == seen_status
     condition &= (TaskRecord.lease_sk == seen_lease) if seen_lease else TaskRecord.lease_sk.does_not_exist()
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, ERROR)
 
 
 def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, now: str) -> Task | None:
@@ -355,7 +363,7 @@ def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, n
     else:
         actions.append(TaskRecord.updated_at.set(now))
     condition = (TaskRecord.status == seen_status) & (TaskRecord.lease_sk == seen_lease)
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, QUEUED if seen_status == EXECUTING else None)
 
 
 def expired_leases(now_epoch: float, limit: int) -> list[Lease]:

@@ -218,3 +218,63 @@ def test_watch_of_a_task_canceled_while_queued_has_no_executing_line(engine):
     batches = list(engine.watch([task.key], 10,
                                 sleep=_sleeping_into(lambda: engine.cancel_task(task.key, "acct"))))
     assert [[t.status for t in batch] for batch in batches] == [["queued"], ["canceled"]]
+
+
+def test_every_transition_writes_the_status_last(engine, task_types):
+    """moto applies an update's actions one by one: a concurrent read (the local stack, threaded
+    tests) must never see a new status without the events, result or files that go with it."""
+    from botocore.client import BaseClient
+
+    from chalicelib.engine import janitor, worker
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    expressions = []
+    original = BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if operation == "UpdateItem":
+            names = params["ExpressionAttributeNames"]
+            sets = params["UpdateExpression"].split("SET ", 1)[1].split(" REMOVE")[0].split(" ADD")[0]
+            expressions.append([names[part.split(" = ")[0].strip()] for part in sets.split(",")])
+        return original(self, operation, params)
+
+    task_types("test.files", lambda params, ctx: ctx.write_file("out", b"x") or "ok")
+    ran, canceled, redriven = engine.create_tasks("acct", "default", [
+        engine.TaskSpec("test.files", {}), engine.TaskSpec("hello", {"name": "a"}),
+        engine.TaskSpec("hello", {"name": "b"})])
+    BaseClient._make_api_call = recording
+    try:
+        worker.run_task(ran.key)
+        engine.cancel_task(canceled.key, "acct")
+        then = time.time() - 10_000
+        store.claim(redriven.key, iso(then), then, then + 1, 3)  # by a worker that died
+        assert janitor.run()["redriven"] == 1
+    finally:
+        BaseClient._make_api_call = original
+    moves = [names for names in expressions if "status" in names]
+    assert len(moves) == 5  # claim, finish, cancel, claim, re-drive
+    assert all(names[-1] == "status" for names in moves), moves
+    assert engine.get_task(redriven.key).status == "queued"
+
+
+def test_watch_shows_a_status_read_before_its_events(engine, world):
+    """A read that sees `executing` before `started` (an emulator mid-update) still yields it."""
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+
+    def write(**values):
+        names = {f"#{n}": n for n in values}
+        aws.client("dynamodb").update_item(
+            TableName=get_settings().tasks_table, Key={"pk": {"S": f"TASK#{task.key}"}, "sk": {"S": "TASK"}},
+            UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":{n}": {"S": v} for n, v in values.items()})
+
+    later = task.events["queued"].replace("+00:00", "9+00:00")
+    batches = list(engine.watch([task.key], 10, sleep=_sleeping_into(
+        lambda: write(status="executing"),
+        lambda: write(started_at=later, completed_at=later, status="error"))))
+    assert [[t.status for t in batch] for batch in batches] == [["queued"], ["executing"], ["error"]]
