@@ -164,3 +164,20 @@ def test_create_task_input_over_limit_is_400(client, account, monkeypatch):
                         secret_headers(account)))
     assert error["name"] == "tasks"
     assert "100" in error["description"]
+
+
+def test_create_costs_one_write_and_one_send_per_batch(client, account):
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from tests.unit.engine.calls import count_calls
+
+    aws.queue_url(get_settings().tasks_queue)  # deployments configure the URL
+    post(client, "/v1/create", {"tasks": HELLO}, secret_headers(account))  # warm credential cache
+    with count_calls() as one:
+        post(client, "/v1/create", {"tasks": HELLO}, secret_headers(account))
+    with count_calls() as hundred:
+        response = post(client, "/v1/create", {"tasks": [HELLO] * 100}, secret_headers(account))
+    assert len(json.loads(response.body)) == 100
+    assert one == ["DynamoDB.PutItem", "SQS.SendMessageBatch"]
+    assert sorted(set(hundred)) == ["DynamoDB.BatchWriteItem", "SQS.SendMessageBatch"]
+    assert (hundred.count("DynamoDB.BatchWriteItem"), hundred.count("SQS.SendMessageBatch")) == (4, 10)

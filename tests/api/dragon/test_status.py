@@ -140,3 +140,32 @@ def test_status_stream_stops_at_the_deadline(client, account, monkeypatch):
 def test_create_stream_without_tasks_is_400(client, account):
     response = post(client, "/v1/create_stream", {}, secret_headers(account))
     assert response.status_code == 400
+
+
+def test_status_never_reveals_another_accounts_task_on_any_lookup_route(client, account,
+                                                                        other_account):
+    key = _create(client, account, [HELLO])[0]
+    missing = "C" * 26
+    theirs = other_account["credentials"]["secret_key"]
+    for route in ("/v1/status?tasks={}", "/v1/status_stream?tasks={}", "/v1/file?task={}",
+                  "/v1/status?block=true&tasks={}"):
+        for credentials in ({"headers": {"Authorization": f"Secret {theirs}"}, "query": ""},
+                            {"headers": {}, "query": f"&secret={theirs}"}):
+            answers = [client.http.get(route.format(k) + credentials["query"],
+                                       headers=credentials["headers"]) for k in (key, missing)]
+            assert [a.status_code for a in answers] == [404, 404], route
+            bodies = [json.loads(a.body)["message"].replace(k, "K") for a, k in zip(answers, (key, missing))]
+            assert bodies[0] == bodies[1], route
+
+
+def test_status_reads_one_item_or_one_batch(client, account):
+    from tests.unit.engine.calls import count_calls
+
+    keys = _create(client, account, [HELLO] * 10)
+    with count_calls() as one:
+        assert client.http.get(f"/v1/status?tasks={keys[0]}").status_code == 200
+    with count_calls() as ten:
+        response = client.http.get("/v1/status?" + "&".join(f"tasks={k}" for k in keys))
+    assert [s["key"] for s in json.loads(response.body)] == keys
+    assert one == ["DynamoDB.GetItem"]
+    assert ten == ["DynamoDB.BatchGetItem"]

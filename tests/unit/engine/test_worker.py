@@ -307,3 +307,16 @@ def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, worl
     running = engine.get_task(task.key)
     assert (running.status, running.attempt) == ("executing", 2)
     assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
+
+
+def test_worker_writes_twice_per_task_and_reads_nothing(engine):
+    from chalicelib.engine import worker
+    from tests.unit.engine.calls import count_calls
+
+    tasks = engine.create_tasks("acct", "default",
+                                [engine.TaskSpec("hello", {"name": str(i)}) for i in range(10)])
+    with count_calls() as calls:
+        report = worker.handle_batch(_event(*[t.key for t in tasks])["Records"])
+    assert report == {"batchItemFailures": []}
+    assert calls == ["DynamoDB.UpdateItem"] * 20
+    assert {t.status for t in engine.get_tasks([t.key for t in tasks])} == {"success"}
