@@ -249,22 +249,29 @@ def _dead_worker(engine, world):
     return task
 
 
-def test_two_janitor_runs_on_one_expired_lease_redrive_it_once(engine, world, monkeypatch):
-    from chalicelib.engine import janitor
+def _between_listing_and_writes(monkeypatch, action):
+    """Run `action` once, after the next janitor pass lists expired leases and before it writes."""
     from chalicelib.models import tasks as store
 
-    task = _dead_worker(engine, world)
     real_listing = store.expired_leases
-    inner = []
+    outcome = []
 
-    def listing_then_another_run(now, limit):
+    def listing_then_action(now, limit):
         leases = real_listing(now, limit)
-        if not inner:  # a second janitor runs to the end between this one's listing and writes
-            inner.append(None)
-            inner[0] = janitor.run()
+        if not outcome:
+            outcome.append(None)
+            outcome[0] = action()
         return leases
 
-    monkeypatch.setattr(store, "expired_leases", listing_then_another_run)
+    monkeypatch.setattr(store, "expired_leases", listing_then_action)
+    return outcome
+
+
+def test_two_janitor_runs_on_one_expired_lease_redrive_it_once(engine, world, monkeypatch):
+    from chalicelib.engine import janitor
+
+    task = _dead_worker(engine, world)
+    inner = _between_listing_and_writes(monkeypatch, janitor.run)  # a second janitor, run through
     outer = janitor.run()
     assert inner == [{"redriven": 1, "failed": 0, "unsent": 0}]
     assert outer == {"redriven": 0, "failed": 0, "unsent": 0}
@@ -285,22 +292,16 @@ def test_janitor_runs_on_consecutive_minutes_redrive_a_lease_once(engine, world)
 
 def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, world, monkeypatch):
     from chalicelib.engine import janitor, worker
+    from chalicelib.engine.tasks import iso
     from chalicelib.models import tasks as store
 
     task = _dead_worker(engine, world)
-    from chalicelib.engine.tasks import iso
 
-    real_listing = store.expired_leases
-    claimed = []
+    def late_worker_claims():  # the original message comes back and a worker claims the task
+        at = time.time()
+        return store.claim(task.key, iso(at), at, at + 360, 3)
 
-    def listing_then_a_late_worker_claims(now, limit):
-        leases = real_listing(now, limit)
-        if not claimed:  # the original message comes back and a worker claims the task
-            at = time.time()
-            claimed.append(store.claim(task.key, iso(at), at, at + 360, 3))
-        return leases
-
-    monkeypatch.setattr(store, "expired_leases", listing_then_a_late_worker_claims)
+    claimed = _between_listing_and_writes(monkeypatch, late_worker_claims)
     assert janitor.run() == {"redriven": 0, "failed": 0, "unsent": 0}
     assert claimed[0] is not None and claimed[0].attempt == 2
     assert _queued_messages(world["tasks_queue"]) == []
