@@ -321,3 +321,29 @@ def test_worker_writes_twice_per_task_and_reads_nothing(engine):
     assert report == {"batchItemFailures": []}
     assert calls == ["DynamoDB.UpdateItem"] * 20
     assert {t.status for t in engine.get_tasks([t.key for t in tasks])} == {"success"}
+
+
+def test_janitor_resends_a_task_waiting_behind_a_backlog_less_and_less_often(engine, world):
+    from chalicelib.engine import janitor
+
+    task = _hello(engine)  # its message stays in the queue: the workers are behind
+    created = time.time()
+    resent_at = [minute for minute in range(1, 4 * 60)
+                 if janitor.run(now=created + minute * 60)["redriven"]]
+    # Every 6 minutes would be 39 messages. The first comes as soon as before, then each lease
+    # is as long as the task has waited (capped at an hour).
+    assert resent_at == [7, 15, 31, 63, 124, 185]
+    assert len(_queued_messages(world["tasks_queue"])) == 1 + len(resent_at)
+    assert engine.get_task(task.key).events["queued"] == task.events["queued"]
+
+
+def test_janitor_redrives_a_dead_workers_task_after_one_lease_however_long_it_waited(engine, world):
+    from chalicelib.engine import janitor
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = _hello(engine)
+    claimed = time.time() + 7200  # claimed after two hours in the queue, then the worker died
+    store.claim(task.key, iso(claimed), claimed, claimed + 360, 3)
+    assert janitor.run(now=claimed + 361)["redriven"] == 1
+    assert janitor.run(now=claimed + 361 + 361)["redriven"] == 1  # queued for 361 s: one lease
