@@ -7,8 +7,8 @@ so a worker that finishes meanwhile, or a second janitor, wins cleanly.
 
 A task still queued may only be waiting behind a backlog, its message intact: each new message
 would be one more to wade through. So a queued task's next lease is as long as it has waited
-already (at least the lease, at most an hour): under a long backlog it is re-sent after 6, 12,
-24, 48 minutes, then hourly, instead of every 6 minutes.
+already (at least the lease, at most an hour): under a long backlog it is re-sent about 7, 15,
+31 and 63 minutes after it was queued, then hourly, instead of every 6 minutes.
 """
 from __future__ import annotations
 

@@ -41,10 +41,10 @@ def handle_batch(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[st
             log.warning("dropping message %s: it names no task", message_id)
             continue
         messages.setdefault(key, []).append(message_id)
-    if len(messages) == 1:
+    if len(messages) <= 1:
         recorded = {key: _run_message(key) for key in messages}
     else:
-        with ThreadPoolExecutor(max_workers=max(1, len(messages)),
+        with ThreadPoolExecutor(max_workers=len(messages),
                                 thread_name_prefix="task-worker") as pool:
             recorded = dict(zip(messages, pool.map(_run_message, messages)))
     return {"batchItemFailures": [{"itemIdentifier": message_id}
