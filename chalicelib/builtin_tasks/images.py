@@ -123,6 +123,6 @@ def run_thumbs(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return result
 
 
-registry.register("image.info", run_info, validate_url)
+registry.register("image.info", run_info, validate_url, files=())
 registry.register("image.thumb", run_thumb, validate_thumb, files=("thumb",))
 registry.register("image.thumbs", run_thumbs, validate_url, files=tuple(THUMBS))

@@ -104,13 +104,21 @@ def test_file_of_existing_task_redirects_to_each_named_file(client, account, ima
     assert "'small', 'large'" in json.loads(missing_name.body)["message"]
 
 
-def test_file_of_task_without_files_is_404(client, account, world):
+def test_file_of_task_without_files_is_404_at_once(client, account, world, monkeypatch):
+    from chalicelib import config
+
     created = post(client, "/v1/create", {"tasks": {"task_name": "hello", "name": "x"}},
                    secret_headers(account))
     key = json.loads(created.body)[0]["key"]
-    drain(world["tasks_queue"])
+    monkeypatch.setenv("TASKPORT_BLOCK_WAIT_SECONDS", "600")  # a wait would hang the test
+    config.get_settings.cache_clear()
     response = client.http.get(f"/v1/file/x?task={key}")
-    assert response.status_code == 404
+    assert (response.status_code, json.loads(response.body)) == (
+        404, {"status": "error", "message": "this task has no output file"})
+    by_create = post(client, "/v1/create_file", {"task": {"task_name": "image.info", "url": "http://x/y"}},
+                     secret_headers(account))
+    assert by_create.status_code == 404
+    assert drain(world["tasks_queue"]) == 1  # only the hello task was ever created
 
 
 def test_file_errors_for_missing_unknown_and_other_accounts_tasks(client, account, other_account):
@@ -126,7 +134,7 @@ def test_file_errors_for_missing_unknown_and_other_accounts_tasks(client, accoun
 def test_file_not_finished_by_the_deadline_redirects_to_wait_again(client, account, monkeypatch):
     from chalicelib import config
 
-    created = post(client, "/v1/create", {"tasks": {"task_name": "hello", "name": "x"}},
+    created = post(client, "/v1/create", {"tasks": {"task_name": "image.thumb", "url": "http://x/y.png"}},
                    secret_headers(account))
     key = json.loads(created.body)[0]["key"]
     monkeypatch.setenv("TASKPORT_BLOCK_WAIT_SECONDS", "0.1")
