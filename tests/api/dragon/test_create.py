@@ -1,6 +1,7 @@
 """POST /v1/create: statuses, auth schemes, block, and every kind of bad input."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -21,6 +22,12 @@ def test_create_list_returns_queued_statuses_in_order(client, account, world):
     assert set(statuses[0]["events"]) == {"queued"}
     assert "result" not in statuses[0]
     assert drain(world["tasks_queue"]) == 2
+    done = json.loads(client.http.get(f"/v1/status?tasks={statuses[0]['key']}").body)[0]
+    for name in ("queued", "started", "completed"):  # ISO 8601, UTC
+        moment = dt.datetime.fromisoformat(done["events"][name])
+        assert moment.utcoffset() == dt.timedelta(0)
+        assert done["events"][name] == moment.isoformat()
+    assert done["events"]["queued"] <= done["events"]["started"] <= done["events"]["completed"]
 
 
 def test_create_single_definition_is_accepted(client, account):
