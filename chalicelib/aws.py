@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from chalicelib.config import get_settings
@@ -13,9 +14,15 @@ def client(service: str) -> Any:
     return _client(service, settings.region, settings.aws_endpoint_url)
 
 
+_creating = threading.Lock()
+
+
 @functools.lru_cache(maxsize=None)
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
-    return _session().client(service, region_name=region, endpoint_url=endpoint_url)
+    # A boto3 session is not thread-safe: the tasks of one worker batch run in threads and
+    # may all build their first client at once.
+    with _creating:
+        return _session().client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 @functools.lru_cache(maxsize=1)

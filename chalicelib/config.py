@@ -71,6 +71,7 @@ class Settings(NamedTuple):
     sandbox_processes: int = 32
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
+    task_retention_seconds: int = 30 * 86400
 
     @property
     def require_admin_token(self) -> str:
@@ -130,4 +131,5 @@ def get_settings() -> Settings:
         sandbox_processes=_int("TASKPORT_SANDBOX_PROCESSES", 32),
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
+        task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
     )

@@ -22,4 +22,4 @@ def run(params: dict[str, Any], ctx: RunContext) -> str:
     return f"Hello {params['name']}"
 
 
-registry.register("hello", run, validate)
+registry.register("hello", run, validate, files=())

@@ -42,7 +42,14 @@ def validate_thumb(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fetch(url: str) -> bytes:
-    answer = egress.fetch(url)
+    try:
+        answer = egress.fetch(url)
+    except (egress.Refused, egress.FetchFailed) as exc:
+        # Worded like the seed's "File '<url>' is not a valid image file", naming URL and reason.
+        message = str(exc)
+        if message.startswith(repr(url)):
+            raise ImageFailed(f"File {message}") from exc
+        raise ImageFailed(f"File {url!r} could not be fetched: {message}") from exc
     if 300 <= answer.status < 400:
         location = answer.headers.get("location", "")
         raise ImageFailed(f"File {url!r} could not be fetched: it redirects to {location!r} "
@@ -116,6 +123,6 @@ def run_thumbs(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return result
 
 
-registry.register("image.info", run_info, validate_url)
+registry.register("image.info", run_info, validate_url, files=())
 registry.register("image.thumb", run_thumb, validate_thumb, files=("thumb",))
 registry.register("image.thumbs", run_thumbs, validate_url, files=tuple(THUMBS))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -33,7 +34,12 @@ class TaskType:
 
 @dataclass
 class RunContext:
-    """What a running task may use: its identity, a progress callback and an output-file writer."""
+    """What a running task may use: its identity, a progress callback and an output-file writer.
+
+    `deadline` (time.monotonic()) is when the task's wall time ends: code that calls something
+    with its own time limit (the sandbox) should pass `remaining_seconds()` on. `stop` is set when
+    the worker gave up on the task (wall time spent); progress and file writes then raise.
+    """
 
     key: str
     account_id: str
@@ -43,13 +49,25 @@ class RunContext:
     report_progress: Callable[[Any], None]
     store_file: Callable[[str, bytes, str], None]
     files: list[str] = field(default_factory=list)
+    deadline: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def remaining_seconds(self) -> float | None:
+        """Seconds left of the task's wall time (never negative), or None when unlimited."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def _check_running(self) -> None:
+        if self.stop.is_set():
+            raise TaskCanceled(f"task {self.key} ran out of wall time; the worker gave up on it")
 
     def progress(self, value: Any) -> None:
         """Record the task's progress (any JSON value); raises TaskCanceled if it was canceled."""
+        self._check_running()
         self.report_progress(value)
 
     def write_file(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        """Store an output file under the task's key."""
+        """Store an output file under the task's key; raises TaskCanceled once the worker gave up."""
+        self._check_running()
         self.store_file(name, data, content_type)
         if name not in self.files:
             self.files.append(name)

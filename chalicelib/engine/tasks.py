@@ -7,7 +7,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
 
 from chalicelib.config import Settings, get_settings
@@ -59,6 +59,12 @@ def is_engine_key(key: Any) -> bool:
 def iso(epoch: float) -> str:
     """An epoch time as ISO 8601 UTC with microseconds."""
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
+
+
+def expiry(finished_epoch: float) -> float | None:
+    """When a task finished at `finished_epoch` expires (TASKPORT_TASK_RETENTION_DAYS; 0: never)."""
+    retention = get_settings().task_retention_seconds
+    return finished_epoch + retention if retention > 0 else None
 
 
 def _group_of(spec: TaskSpec) -> str | None:
@@ -131,8 +137,14 @@ def output_files(account_id: str, task_type: str) -> tuple[str, ...] | None:
     return found.files if found is not None else None
 
 
+def _expired(task: Task) -> bool:
+    # DynamoDB deletes expired items lazily (usually within a couple of days): past its expiry
+    # a task is answered as missing at once.
+    return task.expires_at is not None and dt.datetime.fromisoformat(task.expires_at).timestamp() <= time.time()
+
+
 def _visible(task: Task | None, key: str, account_id: str | None) -> Task:
-    if task is None or (account_id is not None and task.account_id != account_id):
+    if task is None or (account_id is not None and task.account_id != account_id) or _expired(task):
         raise NotFound(f"no task {key!r}", field="key")
     return task
 
@@ -150,7 +162,9 @@ def get_tasks(keys: Sequence[str], account_id: str | None = None) -> list[Task]:
 
 def _settle(key: str, account_id: str, status: str, *, result: Any = None,
             error: str | None = None) -> Task:
-    task = store.settle(key, account_id, status, iso(time.time()), result=result, error=error)
+    now = time.time()
+    task = store.settle(key, account_id, status, iso(now), result=result, error=error,
+                        expires_at=expiry(now))
     if task is None:
         current = get_task(key, account_id)
         raise Gone(f"task {key!r} is {current.status} already", field="key",
@@ -176,13 +190,58 @@ def _poll_intervals() -> Iterator[float]:
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
 
 
+def _cycle(task: Task) -> list[tuple[str, str]]:
+    """(event time, status) of each step since the task was last queued, from its recorded events."""
+    queued = task.events["queued"]
+    steps = [(queued, QUEUED)]
+    if task.status == QUEUED:
+        return steps
+    started = task.events.get("started")
+    if started and started < queued:  # a start before a re-drive belongs to an earlier attempt
+        started = None
+    if task.status == EXECUTING or started:
+        steps.append((started or task.updated_at, EXECUTING))
+    if task.finished:
+        steps.append((task.events.get("completed") or task.updated_at, task.status))
+    return steps
+
+
+def _as_of(task: Task, status: str) -> Task:
+    """The task as it was when it entered `status` (queued or executing) during its last cycle."""
+    names = ("queued",) if status == QUEUED else ("queued", "started")
+    return replace(task, status=status, progress=None, result=None, error=None, files=[],
+                   events={name: task.events[name] for name in names})
+
+
+def _changes(before: Task, after: Task) -> list[tuple[str, Task]]:
+    """Every status change from `before` (as last seen) to `after`, with the time it happened.
+
+    A poll can miss a status (queued -> executing -> success between two reads); the events
+    the task recorded tell which ones, so none is lost.
+    """
+    rank = {QUEUED: 0, EXECUTING: 1}
+    steps = _cycle(after)
+    if after.events["queued"] == before.events["queued"]:
+        seen = rank.get(before.status, 2)
+        steps = [(at, status) for at, status in steps if rank.get(status, 2) > seen]
+    elif before.status == QUEUED:
+        steps = steps[1:]  # re-driven since: still (or again) queued is no change
+    changes, latest = [], ""
+    for at, status in steps:
+        latest = max(latest, at)  # clocks of two machines may disagree: keep the task's own order
+        changes.append((latest, after if status == after.status else _as_of(after, status)))
+    return changes
+
+
 def watch(keys: Sequence[str], deadline_seconds: float, account_id: str | None = None, *,
           initial: Sequence[Task] | None = None, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep) -> Iterator[list[Task]]:
-    """Yield every task once, then the tasks whose status changed, until all finish or the deadline.
+    """Yield every task once, then each status change, until all finish or the deadline.
 
-    `initial` (the tasks just created) saves the first read. Polls with consistent reads at
-    growing intervals (50 ms up to 1 s), reading only the tasks that are still open.
+    Changes come in the order they happened; a status passed between two polls is replayed
+    from the task's events (as the task was then: no progress or result). `initial` (the tasks
+    just created) saves the first read. Polls with consistent reads at growing intervals
+    (50 ms up to 1 s), reading only the tasks that are still open.
     """
     deadline = clock() + deadline_seconds
     first = list(initial) if initial is not None else get_tasks(keys, account_id)
@@ -195,13 +254,13 @@ def watch(keys: Sequence[str], deadline_seconds: float, account_id: str | None =
         if not open_keys or remaining <= 0:
             return
         sleep(min(next(intervals), remaining))
-        changed = []
+        changes: list[tuple[str, Task]] = []
         for task in get_tasks(open_keys, account_id):
-            if task.status != current[task.key].status:
-                changed.append(task)
+            changes.extend(_changes(current[task.key], task))
             current[task.key] = task
-        if changed:
-            yield changed
+        if changes:
+            changes.sort(key=lambda change: change[0])
+            yield [task for _, task in changes]
 
 
 def wait_for(keys: Sequence[str], deadline_seconds: float, account_id: str | None = None, *,

@@ -1,20 +1,29 @@
-"""The task worker: claim a task with a lease, run it, record how it ended.
+"""The task worker: claim a task with a lease, run it within its wall time, record how it ended.
 
 Per task the happy path costs two writes: the claim (one conditional UpdateItem that returns
 the task) and the finish (one conditional UpdateItem). A message whose task is finished,
 running under a live lease, unknown, or manual is dropped as a no-op; only infrastructure
 errors (the claim or the finish could not be written) are reported back for SQS to retry.
+
+The tasks of one batch run at once, each in a thread of its own, so that one slow task cannot
+push the others past the Lambda timeout. A task gets TASKPORT_TASK_WALL_SECONDS (300 s) from its
+claim; then it ends in error and its thread is left behind, told to stop at its next progress
+report or file write. Nothing it does later is recorded: every write is conditional on its
+attempt. So task_worker's Lambda timeout (330 s) covers the wall time plus the writes around
+it, and the SQS visibility timeout and the lease (360 s) cover the Lambda timeout.
 """
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Mapping
 
 from chalicelib.config import get_settings
 from chalicelib.engine import dispatch, hooks, outputs, registry
-from chalicelib.engine.tasks import iso
+from chalicelib.engine.tasks import expiry, iso
 from chalicelib.models import tasks as store
 from chalicelib.models.tasks import ERROR, QUEUED, SUCCESS, Task
 
@@ -23,23 +32,37 @@ MAX_RESULT_BYTES = 300 * 1024
 
 
 def handle_batch(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """Process one SQS batch (Lambda's record dicts); answer the partial-failure report."""
-    failures = []
+    """Process one SQS batch (Lambda's record dicts) at once; answer the partial-failure report."""
+    messages: dict[str, list[str]] = {}  # task key -> ids of the messages that name it
     for record in records:
         message_id = record.get("messageId") or record.get("MessageId") or ""
         key = dispatch.key_of(record.get("body") or record.get("Body") or "")
         if key is None:
             log.warning("dropping message %s: it names no task", message_id)
             continue
-        try:
-            run_task(key)
-        except Exception:
-            # The task's own code never raises here (its failure is its error status): what
-            # reaches this point is the store or the network, so SQS retries the message (and
-            # parks it in the DLQ after maxReceiveCount).
-            log.exception("task %s: could not record its state; the message will be retried", key)
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+        messages.setdefault(key, []).append(message_id)
+    if len(messages) <= 1:
+        recorded = {key: _run_message(key) for key in messages}
+    else:
+        with ThreadPoolExecutor(max_workers=len(messages),
+                                thread_name_prefix="task-worker") as pool:
+            recorded = dict(zip(messages, pool.map(_run_message, messages)))
+    return {"batchItemFailures": [{"itemIdentifier": message_id}
+                                  for key, ok in recorded.items() if not ok
+                                  for message_id in messages[key]]}
+
+
+def _run_message(key: str) -> bool:
+    """Run the task a message names; False when its state could not be written (retry it)."""
+    try:
+        run_task(key)
+    except Exception:
+        # The task's own code never raises here (its failure is its error status): what
+        # reaches this point is the store or the network, so SQS retries the message (and
+        # parks it in the DLQ after maxReceiveCount).
+        log.exception("task %s: could not record its state; the message will be retried", key)
+        return False
+    return True
 
 
 def run_task(key: str, *, clock: Callable[[], float] = time.time) -> Task | None:
@@ -71,7 +94,8 @@ def _settle_unclaimable(key: str, now: float, max_attempts: int) -> None:
 def give_up(task: Task, lease: str, max_attempts: int, now: float) -> Task | None:
     """End an open task whose attempts are spent in error (if nothing moved it meanwhile)."""
     ended = store.give_up(task.key, task.status, lease,
-                          f"the task did not finish in {max_attempts} attempts", iso(now))
+                          f"the task did not finish in {max_attempts} attempts", iso(now),
+                          expires_at=expiry(now))
     if ended is not None:
         hooks.finished(ended)
     return ended
@@ -79,6 +103,7 @@ def give_up(task: Task, lease: str, max_attempts: int, now: float) -> Task | Non
 
 def _execute(task: Task) -> Task | None:
     settings = get_settings()
+    wall = settings.task_wall_seconds
     task_type = registry.find(task.account_id, task.task_type)
 
     def report_progress(value: Any) -> None:
@@ -91,26 +116,50 @@ def _execute(task: Task) -> Task | None:
     context = registry.RunContext(key=task.key, account_id=task.account_id,
                                   workspace=task.workspace, attempt=task.attempt,
                                   settings=settings, report_progress=report_progress,
-                                  store_file=store_file)
-    try:
-        if task_type is None:
-            raise LookupError(f"unknown task type {task.task_type!r}")
-        result = task_type.run(dict(task.params), context)
-        size = len(json.dumps(result).encode("utf-8"))
-        if size > MAX_RESULT_BYTES:
-            raise ValueError(f"the task's result is {size} bytes; the limit is {MAX_RESULT_BYTES}")
-    except registry.TaskCanceled:
+                                  store_file=store_file, deadline=time.monotonic() + wall)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            if task_type is None:
+                raise LookupError(f"unknown task type {task.task_type!r}")
+            result = task_type.run(dict(task.params), context)
+            size = len(json.dumps(result).encode("utf-8"))
+            if size > MAX_RESULT_BYTES:
+                raise ValueError(f"the task's result is {size} bytes; the limit is {MAX_RESULT_BYTES}")
+            outcome["result"] = result
+        except BaseException as exc:  # the task's own failure, whatever it is (even SystemExit)
+            outcome["error"] = exc
+
+    # A daemon thread: one that overruns its wall time must not keep the process alive.
+    runner = threading.Thread(target=run, name=f"task-{task.key}", daemon=True)
+    runner.start()
+    runner.join(wall)
+    if runner.is_alive():
+        context.stop.set()
+        log.warning("task %s ran past its %g s wall time; its thread is abandoned", task.key, wall)
+        return _finish(task, ERROR, error=f"the task ran longer than its wall-time limit of {wall:g} s",
+                       files=list(context.files))
+    failure = outcome.get("error")
+    if failure is None:
+        return _finish(task, SUCCESS, result=outcome["result"], files=context.files)
+    if isinstance(failure, registry.TaskCanceled):
         log.info("task %s was canceled while it ran; its result is dropped", task.key)
         return None
-    except Exception as exc:  # the task's own failure, whatever it is, is the task's error
-        log.info("task %s failed", task.key, exc_info=True)
-        return store.finish(task.key, task.attempt, ERROR, iso(time.time()),
-                            error=_describe(exc), files=context.files)
-    return store.finish(task.key, task.attempt, SUCCESS, iso(time.time()), result=result,
-                        files=context.files)
+    log.info("task %s failed", task.key, exc_info=failure)
+    return _finish(task, ERROR, error=_describe(failure), files=context.files)
+
+
+def _finish(task: Task, status: str, *, result: Any = None, error: str | None = None,
+            files: list[str]) -> Task | None:
+    now = time.time()
+    return store.finish(task.key, task.attempt, status, iso(now), result=result, error=error,
+                        files=files, expires_at=expiry(now))
 
 
 def _describe(exc: BaseException) -> str:
     message = str(exc).strip()
+    if not isinstance(exc, Exception):  # SystemExit(3) would read "3"
+        return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return message or type(exc).__name__
 

@@ -8,16 +8,20 @@ Two sparse indexes ride on the same items:
 - `by_lease` (lease_pk = "LEASE#<shard>", lease_sk = zero-padded expiry in epoch seconds, KEYS_ONLY):
   every enqueued task that is not finished carries a lease, so the janitor finds lost work with
   one query per shard. The lease is removed by every transition to a final status.
+
+Every transition to a final status may also set `expires_at` (the table's TTL attribute, epoch
+seconds): DynamoDB deletes the finished task some time after that moment.
 """
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute,
+from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -90,6 +94,7 @@ class TaskRecord(Model):
     group_sk = UnicodeAttribute(null=True)
     lease_pk = UnicodeAttribute(null=True)
     lease_sk = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
     by_group = GroupIndex()
     by_lease = LeaseIndex()
 
@@ -114,6 +119,7 @@ class Task:
     attempt: int
     created_at: str
     updated_at: str
+    expires_at: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -180,7 +186,8 @@ def to_task(record: TaskRecord) -> Task:
                 progress=record.progress, result=record.result, error=record.error,
                 events=events, files=list(record.files or []), notify=record.notify,
                 group=record.group, attempt=int(record.attempt or 0),
-                created_at=record.created_at, updated_at=record.updated_at)
+                created_at=record.created_at, updated_at=record.updated_at,
+                expires_at=record.expires_at.isoformat() if record.expires_at else None)
 
 
 def _new_record(task: NewTask, now: str) -> TaskRecord:
@@ -253,9 +260,17 @@ def get_many(keys: Iterable[str], *, consistent: bool = False) -> dict[str, Task
     return {record.key: to_task(record) for record in records}
 
 
-def _update(key: str, actions: list[Any], condition: Condition) -> Task | None:
-    """One conditional UpdateItem; the new task, or None when the condition did not hold."""
+def _update(key: str, actions: list[Any], condition: Condition, status: str | None = None) -> Task | None:
+    """One conditional UpdateItem (moving the task to `status`, if given); the new task, or None
+    when the condition did not hold.
+
+    The status is written last: DynamoDB applies an update at once, but an emulator (moto) may
+    apply its actions one by one under a concurrent read, which must then never see the new
+    status without its events, result or files.
+    """
     record = TaskRecord(_pk(key), "TASK")
+    if status is not None:
+        actions = [*actions, TaskRecord.status.set(status)]
     try:
         record.update(actions=actions, condition=condition)
     except UpdateError as exc:
@@ -266,13 +281,17 @@ def _update(key: str, actions: list[Any], condition: Condition) -> Task | None:
 
 
 def _status_actions(status: str, key: str, now: str) -> list[Any]:
-    return [TaskRecord.status.set(status), TaskRecord.group_sk.set(_group_sk(status, key)),
-            TaskRecord.updated_at.set(now)]
+    """What goes with a move to `status` (the caller passes `status` to _update)."""
+    return [TaskRecord.group_sk.set(_group_sk(status, key)), TaskRecord.updated_at.set(now)]
 
 
-def _finish_actions(status: str, key: str, now: str) -> list[Any]:
-    return [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
-            TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -> list[Any]:
+    actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
+               TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+    if expires_at is not None:
+        actions.append(TaskRecord.expires_at.set(
+            dt.datetime.fromtimestamp(int(expires_at), dt.timezone.utc)))
+    return actions
 
 
 def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attempts: int) -> Task | None:
@@ -285,13 +304,14 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
         | ((TaskRecord.status == EXECUTING) & (TaskRecord.lease_sk < lease_value(now_epoch)))))
     actions = [*_status_actions(EXECUTING, key, now), TaskRecord.attempt.add(1),
                TaskRecord.started_at.set(now), TaskRecord.lease_sk.set(lease_value(lease_expires))]
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, EXECUTING)
 
 
 def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
-           error: str | None = None, files: list[str] | None = None) -> Task | None:
-    """executing (this attempt) -> success | error."""
-    actions = _finish_actions(status, key, now)
+           error: str | None = None, files: list[str] | None = None,
+           expires_at: float | None = None) -> Task | None:
+    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL."""
+    actions = _finish_actions(status, key, now, expires_at)
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:
@@ -299,7 +319,7 @@ def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
     if files:
         actions.append(TaskRecord.files.set(files))
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, status)
 
 
 def set_progress(key: str, attempt: int, value: Any, now: str) -> Task | None:
@@ -311,23 +331,24 @@ def set_progress(key: str, attempt: int, value: Any, now: str) -> Task | None:
 
 
 def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,
-           error: str | None = None) -> Task | None:
+           error: str | None = None, expires_at: float | None = None) -> Task | None:
     """queued | executing -> `status` for the owning account (cancel, manual completion)."""
-    actions = _finish_actions(status, key, now)
+    actions = _finish_actions(status, key, now, expires_at)
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:
         actions.append(TaskRecord.error.set(error))
     condition = TaskRecord.status.is_in(*OPEN) & (TaskRecord.account_id == account_id)
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, status)
 
 
-def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str) -> Task | None:
+def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str, *,
+            expires_at: float | None = None) -> Task | None:
     """An open task whose attempts are spent -> error, if nothing moved it since it was read."""
-    actions = [*_finish_actions(ERROR, key, now), TaskRecord.error.set(message)]
+    actions = [*_finish_actions(ERROR, key, now, expires_at), TaskRecord.error.set(message)]
     condition = TaskRecord.status == seen_status
     condition &= (TaskRecord.lease_sk == seen_lease) if seen_lease else TaskRecord.lease_sk.does_not_exist()
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, ERROR)
 
 
 def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, now: str) -> Task | None:
@@ -342,7 +363,7 @@ def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, n
     else:
         actions.append(TaskRecord.updated_at.set(now))
     condition = (TaskRecord.status == seen_status) & (TaskRecord.lease_sk == seen_lease)
-    return _update(key, actions, condition)
+    return _update(key, actions, condition, QUEUED if seen_status == EXECUTING else None)
 
 
 def expired_leases(now_epoch: float, limit: int) -> list[Lease]:

@@ -85,6 +85,13 @@ def _params() -> dict[str, Any]:
     return {**query(surface.request), **json_object(surface.request, required=False)}
 
 
+def _block(body: Mapping[str, Any]) -> bool:
+    """The `block` flag, from the body or else the query string."""
+    if "block" in body:
+        return _flag(body["block"], "block", "body")
+    return _flag(query(surface.request).get("block"), "block", "querystring")
+
+
 def _principal() -> auth.Principal:
     request = surface.request
     return auth.secret_or_api_key(request.headers, _params() if request.method == "POST"
@@ -162,6 +169,13 @@ def _check_filename(files: list[str] | tuple[str, ...] | None, filename: str | N
     return filename
 
 
+def _check_declared_file(principal: auth.Principal, definition: Any, filename: str | None) -> None:
+    """Refuse a filename the task type cannot output before the task is created."""
+    name = definition.get("task_name") if isinstance(definition, dict) else None
+    if isinstance(name, str) and name:
+        _check_filename(engine.output_files(principal.account_id, name), filename)
+
+
 def _file_answer(task: Task, filename: str | None, account_id: str | None, retry_path: str) -> Response:
     """Wait for the task, then redirect to its file; 400 with its status when it failed.
 
@@ -192,8 +206,9 @@ def create() -> Response:
     body = json_object(surface.request, required=False)
     principal = _principal()
     definitions, listed = _task_definitions(body)
+    block = _block(body)
     tasks = _create(principal, definitions, location="body", prefix="tasks", listed=listed)
-    if _flag(_params().get("block"), "block", "body"):
+    if block:
         tasks = engine.wait_for([t.key for t in tasks], get_settings().block_wait_seconds,
                                 initial=tasks)
     return _statuses(tasks)
@@ -204,6 +219,7 @@ def _create_file_post(filename: str | None, depth: int) -> Response:
     principal = _principal()
     if "task" not in body:
         raise Invalid("task is missing", field="task", location="body")
+    _check_declared_file(principal, body["task"], filename)
     task = _create(principal, [body["task"]], location="body", prefix="task", listed=False)[0]
     return _file_answer(task, filename, None, _retry_path(filename, depth))
 
@@ -221,6 +237,7 @@ def create_file_post_named(filename: str) -> Response:
 def _create_file_get(filename: str | None, depth: int) -> Response:
     principal = _principal()
     definition = {k: v for k, v in query(surface.request).items() if k not in CREDENTIAL_PARAMS}
+    _check_declared_file(principal, definition, filename)
     task = _create(principal, [definition], location="querystring", prefix=None, listed=False)[0]
     return _file_answer(task, filename, None, _retry_path(filename, depth))
 

@@ -40,3 +40,23 @@ def test_create_stream_over_http_ends_with_results(dev_stack: dict[str, Any]) ->
         lines = [json.loads(line) for line in response.read().decode().splitlines()]
     assert lines[0][0]["status"] == "queued"
     assert lines[-1]["status"] == "success" and lines[-1]["result"] == "Hello Ada"
+
+
+def test_status_stream_over_http_carries_every_change(dev_stack: dict[str, Any]) -> None:  # noqa: F811
+    secret = _secret(dev_stack, "dragon-status-stream")
+    status, created = _call(dev_stack["url"] + "/v1/create", "POST", {
+        "tasks": [{"task_name": "hello", "name": "Ada"}, {"task_name": "hello", "name": "Bob"}]},
+        {"Authorization": f"Secret {secret}"})
+    assert status == 200, created
+    keys = [s["key"] for s in created]
+    query = "&".join(f"tasks={key}" for key in keys)
+    with urllib.request.urlopen(f"{dev_stack['url']}/v1/status_stream?{query}", timeout=60) as response:
+        lines = [json.loads(line) for line in response.read().decode().splitlines()]
+    chain = ["queued", "executing", "success"]
+    assert [s["key"] for s in lines[0]] == keys
+    for first in lines[0]:
+        changes = [line["status"] for line in lines[1:] if line["key"] == first["key"]]
+        assert changes == chain[chain.index(first["status"]) + 1:]
+    finals = {line["key"]: line["result"] for line in lines[1:] if line["status"] == "success"}
+    finals.update({s["key"]: s["result"] for s in lines[0] if s["status"] == "success"})
+    assert finals == {keys[0]: "Hello Ada", keys[1]: "Hello Bob"}

@@ -1,6 +1,7 @@
 """Fixtures for the task API: credentials, a queue drainer, a background worker, an image server."""
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -43,9 +44,37 @@ def drain(queue_url: str) -> int:
         handled += len(messages)
 
 
+@contextlib.contextmanager
+def atomic_aws_calls() -> Iterator[None]:
+    """Let one AWS call at a time reach moto, as atomic as DynamoDB's own requests.
+
+    moto updates an item in place, attribute by attribute: a read in another thread may
+    otherwise iterate the item while it grows ("dictionary changed size during iteration").
+    """
+    from botocore.client import BaseClient
+
+    lock = threading.RLock()
+    original = BaseClient._make_api_call
+
+    def one_at_a_time(self: Any, operation_name: str, api_params: Any) -> Any:
+        with lock:
+            return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = one_at_a_time
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original
+
+
 @pytest.fixture
 def running_worker(world: dict[str, str]) -> Iterator[None]:
     """A thread that keeps draining the tasks queue while the test blocks on the API."""
+    with atomic_aws_calls():
+        yield from _draining(world)
+
+
+def _draining(world: dict[str, str]) -> Iterator[None]:
     stop = threading.Event()
 
     def loop() -> None:

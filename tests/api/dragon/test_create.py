@@ -1,6 +1,7 @@
 """POST /v1/create: statuses, auth schemes, block, and every kind of bad input."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -21,6 +22,12 @@ def test_create_list_returns_queued_statuses_in_order(client, account, world):
     assert set(statuses[0]["events"]) == {"queued"}
     assert "result" not in statuses[0]
     assert drain(world["tasks_queue"]) == 2
+    done = json.loads(client.http.get(f"/v1/status?tasks={statuses[0]['key']}").body)[0]
+    for name in ("queued", "started", "completed"):  # ISO 8601, UTC
+        moment = dt.datetime.fromisoformat(done["events"][name])
+        assert moment.utcoffset() == dt.timedelta(0)
+        assert done["events"][name] == moment.isoformat()
+    assert done["events"]["queued"] <= done["events"]["started"] <= done["events"]["completed"]
 
 
 def test_create_single_definition_is_accepted(client, account):
@@ -126,10 +133,13 @@ def test_create_with_malformed_json_or_non_utf8_is_400(client, account):
         assert json.loads(response.body)["errors"][0]["description"]
 
 
-def test_create_with_bad_block_flag_is_400(client, account):
-    error = _error(post(client, "/v1/create", {"tasks": HELLO, "block": "maybe"},
-                        secret_headers(account)))
-    assert error["name"] == "block"
+def test_create_with_bad_block_flag_is_400_and_creates_nothing(client, account, world):
+    in_body = _error(post(client, "/v1/create", {"tasks": HELLO, "block": "maybe"},
+                          secret_headers(account)))
+    in_query = _error(post(client, "/v1/create?block=maybe", {"tasks": HELLO}, secret_headers(account)))
+    assert (in_body["name"], in_body["location"]) == ("block", "body")
+    assert (in_query["name"], in_query["location"]) == ("block", "querystring")
+    assert drain(world["tasks_queue"]) == 0
 
 
 def test_create_with_block_waits_for_results(client, account, running_worker):
@@ -161,3 +171,20 @@ def test_create_task_input_over_limit_is_400(client, account, monkeypatch):
                         secret_headers(account)))
     assert error["name"] == "tasks"
     assert "100" in error["description"]
+
+
+def test_create_costs_one_write_and_one_send_per_batch(client, account):
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from tests.unit.engine.calls import count_calls
+
+    aws.queue_url(get_settings().tasks_queue)  # deployments configure the URL
+    post(client, "/v1/create", {"tasks": HELLO}, secret_headers(account))  # warm credential cache
+    with count_calls() as one:
+        post(client, "/v1/create", {"tasks": HELLO}, secret_headers(account))
+    with count_calls() as hundred:
+        response = post(client, "/v1/create", {"tasks": [HELLO] * 100}, secret_headers(account))
+    assert len(json.loads(response.body)) == 100
+    assert one == ["DynamoDB.PutItem", "SQS.SendMessageBatch"]
+    assert sorted(set(hundred)) == ["DynamoDB.BatchWriteItem", "SQS.SendMessageBatch"]
+    assert (hundred.count("DynamoDB.BatchWriteItem"), hundred.count("SQS.SendMessageBatch")) == (4, 10)

@@ -51,14 +51,20 @@ def test_create_file_get_takes_the_task_from_the_query(client, account, images, 
     assert max(_image(_object(response.headers["Location"])).size) == 512
 
 
-def test_create_file_with_invalid_filename_is_404_with_choices(client, account, images):
+def test_create_file_with_invalid_filename_is_404_with_choices_and_creates_nothing(
+        client, account, images, world):
+    expected = {"status": "error",
+                "message": "'medium' is not a valid filename, choose one of: 'small', 'large'"}
     response = post(client, "/v1/create_file/medium",
                     {"task": {"task_name": "image.thumbs", "url": images.url("/cat.png")}},
                     secret_headers(account))
     assert response.status_code == 404
-    assert json.loads(response.body) == {
-        "status": "error",
-        "message": "'medium' is not a valid filename, choose one of: 'small', 'large'"}
+    assert json.loads(response.body) == expected
+    secret = account["credentials"]["secret_key"]
+    by_get = client.http.get(
+        f"/v1/create_file/medium?task_name=image.thumbs&url={images.url('/cat.png')}&secret={secret}")
+    assert (by_get.status_code, json.loads(by_get.body)) == (404, expected)
+    assert drain(world["tasks_queue"]) == 0
 
 
 def test_create_file_of_failed_task_is_400_with_its_status(client, account, images, running_worker):
@@ -98,13 +104,21 @@ def test_file_of_existing_task_redirects_to_each_named_file(client, account, ima
     assert "'small', 'large'" in json.loads(missing_name.body)["message"]
 
 
-def test_file_of_task_without_files_is_404(client, account, world):
+def test_file_of_task_without_files_is_404_at_once(client, account, world, monkeypatch):
+    from chalicelib import config
+
     created = post(client, "/v1/create", {"tasks": {"task_name": "hello", "name": "x"}},
                    secret_headers(account))
     key = json.loads(created.body)[0]["key"]
-    drain(world["tasks_queue"])
+    monkeypatch.setenv("TASKPORT_BLOCK_WAIT_SECONDS", "600")  # a wait would hang the test
+    config.get_settings.cache_clear()
     response = client.http.get(f"/v1/file/x?task={key}")
-    assert response.status_code == 404
+    assert (response.status_code, json.loads(response.body)) == (
+        404, {"status": "error", "message": "this task has no output file"})
+    by_create = post(client, "/v1/create_file", {"task": {"task_name": "image.info", "url": "http://x/y"}},
+                     secret_headers(account))
+    assert by_create.status_code == 404
+    assert drain(world["tasks_queue"]) == 1  # only the hello task was ever created
 
 
 def test_file_errors_for_missing_unknown_and_other_accounts_tasks(client, account, other_account):
@@ -120,7 +134,7 @@ def test_file_errors_for_missing_unknown_and_other_accounts_tasks(client, accoun
 def test_file_not_finished_by_the_deadline_redirects_to_wait_again(client, account, monkeypatch):
     from chalicelib import config
 
-    created = post(client, "/v1/create", {"tasks": {"task_name": "hello", "name": "x"}},
+    created = post(client, "/v1/create", {"tasks": {"task_name": "image.thumb", "url": "http://x/y.png"}},
                    secret_headers(account))
     key = json.loads(created.body)[0]["key"]
     monkeypatch.setenv("TASKPORT_BLOCK_WAIT_SECONDS", "0.1")

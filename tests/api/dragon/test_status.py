@@ -82,6 +82,15 @@ def _lines(response):
     return [json.loads(line) for line in response.body.decode().splitlines()]
 
 
+CHAIN = ["queued", "executing", "success"]
+
+
+def _changes_per_key(lines, keys):
+    """The statuses each key's lines carry after the first line."""
+    assert all(isinstance(line, dict) for line in lines[1:])
+    return {key: [line["status"] for line in lines[1:] if line["key"] == key] for key in keys}
+
+
 def test_create_stream_first_line_lists_statuses_then_one_line_per_change(client, account,
                                                                            running_worker):
     response = post(client, "/v1/create_stream",
@@ -89,11 +98,25 @@ def test_create_stream_first_line_lists_statuses_then_one_line_per_change(client
     lines = _lines(response)
     first = lines[0]
     assert isinstance(first, list) and len(first) == 2
+    assert [s["status"] for s in first] == ["queued", "queued"]
     keys = [s["key"] for s in first]
+    # However the polls fall, every change is there once: none skipped, none repeated.
+    assert _changes_per_key(lines, keys) == {key: ["executing", "success"] for key in keys}
     finals = {line["key"]: line for line in lines[1:] if line["status"] == "success"}
-    assert set(finals) == set(keys)
     assert finals[keys[0]]["result"] == "Hello John"
-    assert all(isinstance(line, dict) for line in lines[1:])
+    assert finals[keys[1]]["result"] == "Hello Jane"
+    executing = next(line for line in lines[1:] if line["status"] == "executing")
+    assert set(executing["events"]) == {"queued", "started"} and "result" not in executing
+
+
+def test_status_stream_carries_every_change_from_the_first_status_on(client, account,
+                                                                     running_worker):
+    keys = _create(client, account, [HELLO, HELLO, HELLO])
+    lines = _lines(client.http.get("/v1/status_stream?" + "&".join(f"tasks={k}" for k in keys)))
+    assert [s["key"] for s in lines[0]] == keys
+    changes = _changes_per_key(lines, keys)
+    for status in lines[0]:
+        assert changes[status["key"]] == CHAIN[CHAIN.index(status["status"]) + 1:]
 
 
 def test_status_stream_of_finished_tasks_is_one_line(client, account, world):
@@ -117,3 +140,32 @@ def test_status_stream_stops_at_the_deadline(client, account, monkeypatch):
 def test_create_stream_without_tasks_is_400(client, account):
     response = post(client, "/v1/create_stream", {}, secret_headers(account))
     assert response.status_code == 400
+
+
+def test_status_never_reveals_another_accounts_task_on_any_lookup_route(client, account,
+                                                                        other_account):
+    key = _create(client, account, [HELLO])[0]
+    missing = "C" * 26
+    theirs = other_account["credentials"]["secret_key"]
+    for route in ("/v1/status?tasks={}", "/v1/status_stream?tasks={}", "/v1/file?task={}",
+                  "/v1/status?block=true&tasks={}"):
+        for credentials in ({"headers": {"Authorization": f"Secret {theirs}"}, "query": ""},
+                            {"headers": {}, "query": f"&secret={theirs}"}):
+            answers = [client.http.get(route.format(k) + credentials["query"],
+                                       headers=credentials["headers"]) for k in (key, missing)]
+            assert [a.status_code for a in answers] == [404, 404], route
+            bodies = [json.loads(a.body)["message"].replace(k, "K") for a, k in zip(answers, (key, missing))]
+            assert bodies[0] == bodies[1], route
+
+
+def test_status_reads_one_item_or_one_batch(client, account):
+    from tests.unit.engine.calls import count_calls
+
+    keys = _create(client, account, [HELLO] * 10)
+    with count_calls() as one:
+        assert client.http.get(f"/v1/status?tasks={keys[0]}").status_code == 200
+    with count_calls() as ten:
+        response = client.http.get("/v1/status?" + "&".join(f"tasks={k}" for k in keys))
+    assert [s["key"] for s in json.loads(response.body)] == keys
+    assert one == ["DynamoDB.GetItem"]
+    assert ten == ["DynamoDB.BatchGetItem"]

@@ -60,4 +60,28 @@ def test_refused_urls_end_in_error_naming_url_and_reason(engine):
     for url, reason in cases.items():
         task = _run(engine, "image.thumb", {"url": url})
         assert task.status == "error", url
-        assert url in task.error and reason in task.error, task.error
+        assert task.error.startswith(f"File {url!r} is refused: "), task.error
+        assert reason in task.error, task.error
+
+
+def test_image_over_the_fetch_size_cap_is_an_error_naming_url_and_limit(engine, images, monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("TASKPORT_FETCH_MAX_BYTES", "1000")
+    config.get_settings.cache_clear()
+    url = images.url("/cat.png")
+    task = _run(engine, "image.info", {"url": url})
+    assert (task.status, task.error) == (
+        "error", f"File {url!r} could not be fetched: the body is over 1000 bytes")
+
+
+def test_refusal_that_does_not_name_the_url_is_given_it(engine, monkeypatch):
+    from chalicelib import egress
+
+    def refused_at_connect(url, **options):
+        raise egress.Refused("connection to cats.example refused: 10.0.0.9 is a private address")
+
+    monkeypatch.setattr(egress, "fetch", refused_at_connect)
+    task = _run(engine, "image.info", {"url": "http://cats.example/cat.png"})
+    assert task.error == ("File 'http://cats.example/cat.png' could not be fetched: connection to "
+                          "cats.example refused: 10.0.0.9 is a private address")

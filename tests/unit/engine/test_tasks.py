@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 
@@ -151,3 +152,129 @@ def test_create_batches_writes_and_messages(engine):
     assert calls.count("DynamoDB.BatchWriteItem") == 4
     assert calls.count("SQS.SendMessageBatch") == 10
     assert len(calls) == 14
+
+
+def _sleeping_into(*moves):
+    """A fake sleep that makes the next move (a function) happen during each poll's pause."""
+    pending = list(moves)
+
+    def sleep(seconds):
+        if pending:
+            pending.pop(0)()
+
+    return sleep
+
+
+def test_watch_replays_a_status_passed_between_two_polls(engine):
+    from chalicelib.engine import worker
+
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+    batches = list(engine.watch([task.key], 10, sleep=_sleeping_into(lambda: worker.run_task(task.key))))
+    assert [[t.status for t in batch] for batch in batches] == [["queued"], ["executing", "success"]]
+    executing, done = batches[1]
+    final = engine.get_task(task.key)
+    assert executing.events == {"queued": final.events["queued"], "started": final.events["started"]}
+    assert (executing.result, executing.progress) == (None, None)
+    assert (done.result, done.events) == ("Hello a", final.events)
+
+
+def test_watch_replays_a_redrive_as_queued_then_executing(engine, monkeypatch):
+    from chalicelib.engine import janitor, worker
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+    then = time.time() - 10
+    store.claim(task.key, iso(then), then, then + 1, 3)  # a worker that died; its lease expired
+
+    def redrive_and_run():
+        assert janitor.run()["redriven"] == 1
+        worker.run_task(task.key)
+
+    batches = list(engine.watch([task.key], 10, sleep=_sleeping_into(redrive_and_run)))
+    assert [[t.status for t in batch] for batch in batches] == [
+        ["executing"], ["queued", "executing", "success"]]
+
+
+def test_watch_interleaves_changes_of_several_tasks_in_time_order(engine, world):
+    from chalicelib.engine import worker
+
+    first, second = engine.create_tasks("acct", "default", [
+        engine.TaskSpec("hello", {"name": "a"}), engine.TaskSpec("hello", {"name": "b"})])
+
+    def run_both():
+        worker.run_task(second.key)
+        worker.run_task(first.key)
+
+    batches = list(engine.watch([first.key, second.key], 10, sleep=_sleeping_into(run_both)))
+    changes = [(t.key, t.status) for t in batches[1]]
+    assert changes == [(second.key, "executing"), (second.key, "success"),
+                       (first.key, "executing"), (first.key, "success")]
+    assert engine.wait_for([first.key, second.key], 0)[1].result == "Hello b"
+
+
+def test_watch_of_a_task_canceled_while_queued_has_no_executing_line(engine):
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+    batches = list(engine.watch([task.key], 10,
+                                sleep=_sleeping_into(lambda: engine.cancel_task(task.key, "acct"))))
+    assert [[t.status for t in batch] for batch in batches] == [["queued"], ["canceled"]]
+
+
+def test_every_transition_writes_the_status_last(engine, task_types):
+    """moto applies an update's actions one by one: a concurrent read (the local stack, threaded
+    tests) must never see a new status without the events, result or files that go with it."""
+    from botocore.client import BaseClient
+
+    from chalicelib.engine import janitor, worker
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    expressions = []
+    original = BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if operation == "UpdateItem":
+            names = params["ExpressionAttributeNames"]
+            sets = params["UpdateExpression"].split("SET ", 1)[1].split(" REMOVE")[0].split(" ADD")[0]
+            expressions.append([names[part.split(" = ")[0].strip()] for part in sets.split(",")])
+        return original(self, operation, params)
+
+    task_types("test.files", lambda params, ctx: ctx.write_file("out", b"x") or "ok")
+    ran, canceled, redriven = engine.create_tasks("acct", "default", [
+        engine.TaskSpec("test.files", {}), engine.TaskSpec("hello", {"name": "a"}),
+        engine.TaskSpec("hello", {"name": "b"})])
+    BaseClient._make_api_call = recording
+    try:
+        worker.run_task(ran.key)
+        engine.cancel_task(canceled.key, "acct")
+        then = time.time() - 10_000
+        store.claim(redriven.key, iso(then), then, then + 1, 3)  # by a worker that died
+        assert janitor.run()["redriven"] == 1
+    finally:
+        BaseClient._make_api_call = original
+    moves = [names for names in expressions if "status" in names]
+    assert len(moves) == 5  # claim, finish, cancel, claim, re-drive
+    assert all(names[-1] == "status" for names in moves), moves
+    assert engine.get_task(redriven.key).status == "queued"
+
+
+def test_watch_shows_a_status_read_before_its_events(engine, world):
+    """A read that sees `executing` before `started` (an emulator mid-update) still yields it."""
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+
+    def write(**values):
+        names = {f"#{n}": n for n in values}
+        aws.client("dynamodb").update_item(
+            TableName=get_settings().tasks_table, Key={"pk": {"S": f"TASK#{task.key}"}, "sk": {"S": "TASK"}},
+            UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":{n}": {"S": v} for n, v in values.items()})
+
+    later = task.events["queued"].replace("+00:00", "9+00:00")
+    batches = list(engine.watch([task.key], 10, sleep=_sleeping_into(
+        lambda: write(status="executing"),
+        lambda: write(started_at=later, completed_at=later, status="error"))))
+    assert [[t.status for t in batch] for batch in batches] == [["queued"], ["executing"], ["error"]]

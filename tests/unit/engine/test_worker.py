@@ -221,3 +221,129 @@ def test_janitor_handler_runs_from_a_schedule_event(engine):
              "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
              "resources": ["arn:aws:events:us-east-1:123456789012:rule/janitor"], "detail": {}}
     assert app.janitor(event, None) == {"redriven": 0, "failed": 0, "unsent": 0}
+
+
+def _queued_messages(queue_url):
+    from chalicelib import aws
+
+    sqs = aws.client("sqs")
+    bodies = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                    VisibilityTimeout=600).get("Messages", [])
+        if not batch:
+            return bodies
+        bodies.extend(json.loads(m["Body"])["key"] for m in batch)
+
+
+def _dead_worker(engine, world):
+    """A task whose worker claimed it and died: its lease expired ten seconds ago."""
+    from chalicelib import aws
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = _hello(engine)
+    aws.client("sqs").purge_queue(QueueUrl=world["tasks_queue"])
+    then = time.time() - 400
+    assert store.claim(task.key, iso(then), then, then + 390, 3) is not None
+    return task
+
+
+def _between_listing_and_writes(monkeypatch, action):
+    """Run `action` once, after the next janitor pass lists expired leases and before it writes."""
+    from chalicelib.models import tasks as store
+
+    real_listing = store.expired_leases
+    outcome = []
+
+    def listing_then_action(now, limit):
+        leases = real_listing(now, limit)
+        if not outcome:
+            outcome.append(None)
+            outcome[0] = action()
+        return leases
+
+    monkeypatch.setattr(store, "expired_leases", listing_then_action)
+    return outcome
+
+
+def test_two_janitor_runs_on_one_expired_lease_redrive_it_once(engine, world, monkeypatch):
+    from chalicelib.engine import janitor
+
+    task = _dead_worker(engine, world)
+    inner = _between_listing_and_writes(monkeypatch, janitor.run)  # a second janitor, run through
+    outer = janitor.run()
+    assert inner == [{"redriven": 1, "failed": 0, "unsent": 0}]
+    assert outer == {"redriven": 0, "failed": 0, "unsent": 0}
+    assert _queued_messages(world["tasks_queue"]) == [task.key]
+    assert engine.get_task(task.key).status == "queued"
+
+
+def test_janitor_runs_on_consecutive_minutes_redrive_a_lease_once(engine, world):
+    from chalicelib.engine import janitor
+
+    task = _dead_worker(engine, world)
+    now = time.time()
+    assert janitor.run(now=now)["redriven"] == 1
+    assert janitor.run(now=now + 60)["redriven"] == 0
+    assert janitor.run(now=now + 120)["redriven"] == 0
+    assert _queued_messages(world["tasks_queue"]) == [task.key]
+
+
+def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, world, monkeypatch):
+    from chalicelib.engine import janitor, worker
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = _dead_worker(engine, world)
+
+    def late_worker_claims():  # the original message comes back and a worker claims the task
+        at = time.time()
+        return store.claim(task.key, iso(at), at, at + 360, 3)
+
+    claimed = _between_listing_and_writes(monkeypatch, late_worker_claims)
+    assert janitor.run() == {"redriven": 0, "failed": 0, "unsent": 0}
+    assert claimed[0] is not None and claimed[0].attempt == 2
+    assert _queued_messages(world["tasks_queue"]) == []
+    running = engine.get_task(task.key)
+    assert (running.status, running.attempt) == ("executing", 2)
+    assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
+
+
+def test_worker_writes_twice_per_task_and_reads_nothing(engine):
+    from chalicelib.engine import worker
+    from tests.unit.engine.calls import count_calls
+
+    tasks = engine.create_tasks("acct", "default",
+                                [engine.TaskSpec("hello", {"name": str(i)}) for i in range(10)])
+    with count_calls() as calls:
+        report = worker.handle_batch(_event(*[t.key for t in tasks])["Records"])
+    assert report == {"batchItemFailures": []}
+    assert calls == ["DynamoDB.UpdateItem"] * 20
+    assert {t.status for t in engine.get_tasks([t.key for t in tasks])} == {"success"}
+
+
+def test_janitor_resends_a_task_waiting_behind_a_backlog_less_and_less_often(engine, world):
+    from chalicelib.engine import janitor
+
+    task = _hello(engine)  # its message stays in the queue: the workers are behind
+    created = time.time()
+    resent_at = [minute for minute in range(1, 4 * 60)
+                 if janitor.run(now=created + minute * 60)["redriven"]]
+    # Every 6 minutes would be 39 messages. The first comes as soon as before, then each lease
+    # is as long as the task has waited (capped at an hour).
+    assert resent_at == [7, 15, 31, 63, 124, 185]
+    assert len(_queued_messages(world["tasks_queue"])) == 1 + len(resent_at)
+    assert engine.get_task(task.key).events["queued"] == task.events["queued"]
+
+
+def test_janitor_redrives_a_dead_workers_task_after_one_lease_however_long_it_waited(engine, world):
+    from chalicelib.engine import janitor
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    task = _hello(engine)
+    claimed = time.time() + 7200  # claimed after two hours in the queue, then the worker died
+    store.claim(task.key, iso(claimed), claimed, claimed + 360, 3)
+    assert janitor.run(now=claimed + 361)["redriven"] == 1
+    assert janitor.run(now=claimed + 361 + 361)["redriven"] == 1  # queued for 361 s: one lease
