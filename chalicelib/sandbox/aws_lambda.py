@@ -1,8 +1,9 @@
 """The `sandbox` Lambda function's body: run one call in a forked child of this warm process.
 
 Its role has no permissions; the caller passes the script in. What a call leaves in /tmp is
-removed after it (entries that were there before the first call are kept), since the next call
-in this warm container would otherwise find it.
+removed after it (entries that were there before the first call are kept, and so are the
+working directories of the spare children waiting for the next calls), since the next call in
+this warm container would otherwise find it.
 """
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
 
 def _remove_new_tmp_entries(keep: set[str]) -> None:
     root = tempfile.gettempdir()
+    live = runner.live_workdirs()  # spares forked for the next calls wait in these
     for entry in os.scandir(root):
-        if entry.name in keep:
+        if entry.name in keep or entry.path in live:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
