@@ -51,20 +51,13 @@ def handler(request, *args, **kwargs):
 def function(*args, **kwargs):
     return "warm"
 """
-WARM_UP_HTTP = {"method": "POST", "path": "/warm-up", "headers": {"Content-Type": "text/plain"},
-                "query": {"q": ["1"]}}
-
-
-def warm_up() -> None:
-    """Take one trivial call of each kind through the whole path, before any user code.
-
-    A freshly forked child shares the parent's pages; the first call to touch an object copies
-    its page. Doing that here, while the child waits for its call, keeps it off the call.
-    """
-    answer({"kind": "http", "source": WARM_UP_SOURCE, "filename": "warm-up.py",
-            "function": "handler", "http": WARM_UP_HTTP}, b"warm", 1 << 16)
-    answer({"kind": "function", "source": WARM_UP_SOURCE, "filename": "warm-up.py",
-            "function": "function", "args": [1], "kwargs": {}}, b"", 1 << 16)
+WARM_UP_CALLS: list[tuple[dict[str, Any], bytes]] = [
+    ({"kind": "http", "source": WARM_UP_SOURCE, "filename": "warm-up.py", "function": "handler",
+      "http": {"method": "POST", "path": "/warm-up", "headers": {"Content-Type": "text/plain"},
+               "query": {"q": ["1"]}}}, b"warm"),
+    ({"kind": "function", "source": WARM_UP_SOURCE, "filename": "warm-up.py",
+      "function": "function", "args": [1], "kwargs": {}}, b""),
+]  # trivial calls a waiting child makes before any user code (see runner._rehearse)
 
 
 class MissingFunction(Exception):

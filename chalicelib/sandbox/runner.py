@@ -430,7 +430,8 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-        child.warm_up()
+        _rehearse()
+        vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
         frame = _read_to_end(CALL_FD)
         os.close(CALL_FD)
@@ -440,7 +441,7 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
             _reclaim_workdir()
         header, body = decode_frame(frame)
         limits = Limits.from_dict(header["limits"])
-        _set_limits(limits, int(header.get("tasks") or 0))
+        _set_limits(limits, vsz, int(header.get("tasks") or 0))
         answer_header, answer = child.answer(header["call"], body, int(limits.output_bytes or 0))
         _write_all(ANSWER_FD, encode_frame(answer_header, answer))
     except BaseException as exc:  # noqa: BLE001 - the child must always end here
@@ -451,6 +452,20 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
             code = 70
     finally:
         os._exit(code)
+
+
+def _rehearse() -> None:  # pragma: no cover - child process
+    """Take trivial calls through the whole path (frame, limits, answer) before any user code.
+
+    A freshly forked child shares the parent's pages, and the first call to touch an object
+    copies its page; here that happens while the child waits, not while a call waits for it.
+    """
+    for call, body in child.WARM_UP_CALLS:
+        frame = encode_frame({"call": call, "limits": Limits().as_dict(), "tasks": 0}, body)
+        header, data = decode_frame(frame)
+        limits = Limits.from_dict(header["limits"])
+        answer_header, answer = child.answer(header["call"], data, limits.output_bytes or 1 << 16)
+        frame_complete(encode_frame(answer_header, answer))
 
 
 def _reclaim_workdir() -> None:  # pragma: no cover - child process
@@ -512,12 +527,12 @@ def _scrub_environment(workdir: str) -> None:  # pragma: no cover - child proces
         ctypes.memset(env_start, 0, env_end - env_start)
 
 
-def _set_limits(limits: Limits, tasks: int) -> None:  # pragma: no cover - child process
+def _set_limits(limits: Limits, vsz: int, tasks: int) -> None:  # pragma: no cover - child
     """Lowered once the call is here; CPU and address space count from this moment."""
     used = resource.getrusage(resource.RUSAGE_SELF)
     cpu = max(1, math.ceil((limits.cpu_seconds or 1) + used.ru_utime + used.ru_stime))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    memory = _virtual_size() + int(limits.memory_bytes or 0)
+    memory = vsz + int(limits.memory_bytes or 0)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     files = int(limits.file_bytes or 0)
     resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
