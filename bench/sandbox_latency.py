@@ -238,7 +238,8 @@ def main() -> None:
     print("target: sandbox p50 <= 5 ms")
     print(f"load average after: {load()}")
     made = aws_calls_per_warm_trigger()
-    print(f"AWS calls per warm trigger: {len(made)} ({', '.join(made) or 'none'}); target 1 or 0")
+    print(f"AWS calls per warm trigger: {len(made)} ({', '.join(made) or 'none'}); target 1 or 0"
+          " (on AWS the trigger also invokes the sandbox Lambda: lambda.Invoke runs the code)")
 
 
 if __name__ == "__main__":

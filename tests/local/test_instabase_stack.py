@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -17,7 +13,7 @@ import pytest
 
 from tests.api.instabase.conftest import HELLO, HELLO_PATH
 from tests.conftest import ADMIN_TOKEN
-from tests.local.test_stack import PROJECT_DIR, START_TIMEOUT, _call, _free_port
+from tests.local.test_stack import _call, dev_stack  # noqa: F401  (the stack fixture)
 
 ROOT = "/api/v1/http-endpoint"
 WALL_SECONDS = 2
@@ -33,32 +29,17 @@ def handler(request, *args, **kwargs):
 LOOP = "def handler(request):\n    while True:\n        pass\n"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def short_wall_time() -> Iterator[None]:
+    """Handlers get WALL_SECONDS: set before the stack starts (autouse fixtures come first)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TASKPORT_HANDLER_WALL_SECONDS", str(WALL_SECONDS))
+        yield
+
+
 @pytest.fixture(scope="module")
-def stack() -> Iterator[str]:
-    """The dev stack in a child process, with a short handler wall time."""
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
-           "TASKPORT_HANDLER_WALL_SECONDS": str(WALL_SECONDS)}
-    for name in ("AWS_ENDPOINT_URL", "TASKPORT_SANDBOX_URL", "TASKPORT_SANDBOX_MODE"):
-        env.pop(name, None)
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
-                     daemon=True).start()
-    output: list[str] = []
-    try:
-        while not any(line.startswith("Press Ctrl-C") for line in output):
-            try:
-                output.append(lines.get(timeout=START_TIMEOUT))
-            except queue.Empty:
-                pytest.fail("the stack did not start:\n" + "".join(output))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
+def stack(dev_stack: dict[str, Any]) -> str:  # noqa: F811
+    return dev_stack["url"]
 
 
 @pytest.fixture(scope="module")
@@ -141,4 +122,4 @@ def test_endless_handler_answers_504_while_others_answer(stack: str, token: str)
     assert answers == [(200, b"Hello World")] * 3
     status, took = looped[0]
     assert status == 504
-    assert WALL_SECONDS <= took < WALL_SECONDS + 10
+    assert WALL_SECONDS <= took < WALL_SECONDS + 5
