@@ -17,6 +17,7 @@ kills, reaps and sweeps after the answer is sent. Containment per call (see READ
 """
 from __future__ import annotations
 
+import atexit
 import collections
 import ctypes
 import fcntl
@@ -47,6 +48,7 @@ MAX_OPEN_FILES = 256
 POOL_SIZE = 2  # spares kept ready per warm parent
 SPARE_SETUP_SECONDS = 10
 READY = b"R"
+FILE_CLOCK_MARGIN_SECONDS = 0.05  # file times lag the clock by up to one tick (<= 10 ms)
 ANSWER_FD = 3  # in the child: the answer pipe
 CALL_FD = 4  # in the child: the call pipe, closed once the call is read
 
@@ -94,6 +96,7 @@ def execute(call: dict[str, Any], body: bytes, limits: Limits, *,
     prepare()
     limits = limits.resolved()
     spare = _nursery().take()
+    spare.handed_at = time.time()
     try:
         # Sharing the parent's uid, the child's RLIMIT_NPROC must allow for the user's tasks.
         tasks = 0 if spare.uid is not None else (
@@ -114,6 +117,9 @@ def execute(call: dict[str, Any], body: bytes, limits: Limits, *,
             _clean_up(spare)
 
 
+_Used = tuple[int, float]  # a used uid and when its call began
+
+
 @dataclass
 class _Spare:
     """A child forked ahead of a call, set up and waiting on `call_fd` for it."""
@@ -123,6 +129,7 @@ class _Spare:
     workdir: str
     call_fd: int
     answer_fd: int
+    handed_at: float = 0.0  # wall-clock time the call was handed over (0: never)
 
 
 class _SpareDied(Exception):
@@ -139,7 +146,7 @@ class _Nursery:
     def __init__(self) -> None:
         self._ready: collections.deque[_Spare] = collections.deque()
         self._lock = threading.Lock()
-        self._jobs: queue.Queue[int | None] = queue.Queue()
+        self._jobs: queue.Queue[_Used | None] = queue.Queue()
         for _ in range(POOL_SIZE):
             self._jobs.put(None)
         threading.Thread(target=self._hatch_forever, daemon=True, name="sandbox-nursery").start()
@@ -165,9 +172,9 @@ class _Nursery:
                     continue
             return spare
 
-    def replace(self, used_uid: int | None) -> None:
-        """A spare was used: fork its replacement, which sweeps `used_uid` first."""
-        self._jobs.put(used_uid)
+    def replace(self, used: _Used | None) -> None:
+        """A spare was used: fork its replacement, which sweeps the used uid first."""
+        self._jobs.put(used)
 
     def _hatch_forever(self) -> None:
         while True:
@@ -177,8 +184,8 @@ class _Nursery:
                     full = len(self._ready) >= POOL_SIZE
                 if full:
                     if dirty is not None:  # bursts made extra spares: sweep without one more
-                        _sweep_uid(dirty)
-                        _release_uid(dirty)
+                        _sweep_uid(*dirty)
+                        _release_uid(dirty[0])
                     continue
                 spare = _hatch(dirty)
                 with self._lock:
@@ -202,17 +209,27 @@ def _nursery() -> _Nursery:
 
 _workdirs_lock = threading.Lock()
 _live_workdirs: set[str] = set()
+_workdirs_root: str | None = None
 
 
 def live_workdirs() -> set[str]:
-    """Working directories of spares and running calls (the Lambda's /tmp clean-up keeps them)."""
+    """Working directories of spares and running calls, and the directory that holds them
+    (the Lambda's /tmp clean-up keeps them)."""
     with _workdirs_lock:
-        return set(_live_workdirs)
+        return set(_live_workdirs) | ({_workdirs_root} if _workdirs_root else set())
 
 
 def _make_workdir(uid: int | None) -> str:
+    global _workdirs_root
     with _workdirs_lock:
-        workdir = tempfile.mkdtemp(prefix="taskport-call-")
+        if _workdirs_root is None:
+            # One directory per parent, so that making and removing working directories leaves
+            # the shared /tmp untouched (see _remove_files_of); a call may enter its own
+            # directory in it but list none.
+            _workdirs_root = tempfile.mkdtemp(prefix="taskport-sandbox-")
+            os.chmod(_workdirs_root, 0o711)
+            atexit.register(shutil.rmtree, _workdirs_root, True)
+        workdir = tempfile.mkdtemp(prefix="call-", dir=_workdirs_root)
         _live_workdirs.add(workdir)
     if uid is not None:
         os.chown(workdir, uid, uid)
@@ -225,8 +242,10 @@ def _remove_workdir(workdir: str) -> None:
         _live_workdirs.discard(workdir)
 
 
-def _hatch(dirty_uid: int | None) -> _Spare:
-    """Fork a spare and wait until it is set up (and has swept `dirty_uid`, then freed here)."""
+def _hatch(dirty: _Used | None) -> _Spare:
+    """Fork a spare and wait until it is set up; it kills what a used uid left running, and
+    once it is ready that uid's files are removed here and the uid is free again."""
+    dirty_uid = dirty[0] if dirty is not None else None
     uid = _take_uid() if os.geteuid() == 0 else None
     workdir = _make_workdir(uid)
     call_read, call_write = os.pipe()
@@ -252,8 +271,9 @@ def _hatch(dirty_uid: int | None) -> _Spare:
         os.close(answer_read)
         _clean_up(spare, replace=False)
         raise _SpareDied(f"sandbox spare {pid} ended before it was ready")
-    if dirty_uid is not None:
-        _release_uid(dirty_uid)
+    if dirty is not None:
+        _remove_files_of(*dirty)
+        _release_uid(dirty[0])
     return spare
 
 
@@ -274,9 +294,9 @@ def _clean_up(spare: _Spare, replace: bool = True) -> None:
     _reap(spare.pid)
     _remove_workdir(spare.workdir)
     if replace:
-        _nursery().replace(spare.uid)
+        _nursery().replace((spare.uid, spare.handed_at) if spare.uid is not None else None)
     elif spare.uid is not None:
-        _sweep_uid(spare.uid)
+        _sweep_uid(spare.uid, spare.handed_at)
         _release_uid(spare.uid)
 
 
@@ -424,7 +444,7 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         _isolate_fds(answer_fd, call_fd)
         _scrub_environment(workdir)
         if dirty_uid is not None:
-            _sweep_as_root(dirty_uid)
+            _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
         os.chdir(workdir)
         if uid is not None:
             os.setgroups([])
@@ -574,21 +594,22 @@ def _release_uid(uid: int) -> None:
         _uids_in_use.discard(uid)
 
 
-def _sweep_uid(uid: int) -> None:
-    """Kill every process of a used uid and remove its files, from a short-lived child."""
+def _sweep_uid(uid: int, since: float) -> None:
+    """Kill every process of a used uid (from a short-lived child), then remove its files."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child process
         code = 0
         try:
-            _sweep_as_root(uid)
+            _kill_processes_of(uid)
         except BaseException:  # noqa: BLE001
             code = 1
         os._exit(code)
     os.waitpid(pid, 0)
+    _remove_files_of(uid, since)
 
 
-def _sweep_as_root(uid: int) -> None:  # pragma: no cover - runs in a single-threaded child
-    """Kill every process of `uid` (even ones that left its group), then remove its tmp files.
+def _kill_processes_of(uid: int) -> None:  # pragma: no cover - runs in a single-threaded child
+    """Kill every process of `uid`, even ones that left the call's group.
 
     The real and effective uid become `uid` just for the kill, so that kill(-1) reaches that
     uid's processes and nothing else; the saved uid 0 lets this process become root again.
@@ -600,8 +621,19 @@ def _sweep_as_root(uid: int) -> None:  # pragma: no cover - runs in a single-thr
         pass
     finally:
         os.setresuid(0, 0, 0)
+
+
+def _remove_files_of(uid: int, since: float) -> None:
+    """Remove what `uid` left in the shared temporary directories (its processes are dead).
+
+    A directory whose entries have not changed since the call began (less a margin for the
+    kernel's coarse file clock) holds nothing of it and is not read: a busy /tmp costs ms.
+    """
     for root in SHARED_TMP_DIRS:
         try:
+            status = os.stat(root)
+            if max(status.st_mtime, status.st_ctime) < since - FILE_CLOCK_MARGIN_SECONDS:
+                continue
             entries = list(os.scandir(root))
         except OSError:
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
                   clean_environment())
     threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
     url, _ = serve_in_process(options.host, options.port)
+    # Exit through the interpreter on SIGTERM (stop()), so that atexit removes the directory
+    # that holds the calls' working directories.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     print(url, flush=True)
     threading.Event().wait()
 
