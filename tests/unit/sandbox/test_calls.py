@@ -77,6 +77,15 @@ def test_handler_gets_json_request():
     assert seen["extra"] == [["pos"], {"kw": 1}]
 
 
+def test_handler_gets_a_real_flask_request():
+    source = ("import flask\n"
+              "def handler(request, *args, **kwargs):\n"
+              "    return type(request).__module__ + '.' + type(request).__name__ + ' ' + \\\n"
+              "        str(isinstance(request, flask.Request))\n")
+    answer = sandbox.run_http_handler(source, "h.py", HttpCall("GET", "/"))
+    assert answer.body == b"flask.wrappers.Request True"
+
+
 def test_handler_gets_form_and_raw_data():
     form = echo(HttpCall("PUT", "/f", {"Content-Type": "application/x-www-form-urlencoded"},
                          body=b"name=Jay+Doe&x=1"))
