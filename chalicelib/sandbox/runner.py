@@ -101,7 +101,8 @@ def execute(call: dict[str, Any], body: bytes, limits: Limits, *,
         # Sharing the parent's uid, the child's RLIMIT_NPROC must allow for the user's tasks.
         tasks = 0 if spare.uid is not None else (
             _baseline_tasks + threading.active_count() + POOL_SIZE)
-        frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks}, body)
+        frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks,
+                              "body_length": len(body)}, body)
         try:
             _write_all(spare.call_fd, frame)
         except OSError:
@@ -453,7 +454,7 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         _rehearse()
         vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
-        frame = _read_to_end(CALL_FD)
+        frame = _read_frame(CALL_FD)
         os.close(CALL_FD)
         if not frame:
             os._exit(0)  # the parent went away before handing over a call
@@ -481,7 +482,9 @@ def _rehearse() -> None:  # pragma: no cover - child process
     copies its page; here that happens while the child waits, not while a call waits for it.
     """
     for call, body in child.WARM_UP_CALLS:
-        frame = encode_frame({"call": call, "limits": Limits().as_dict(), "tasks": 0}, body)
+        frame = encode_frame({"call": call, "limits": Limits().as_dict(), "tasks": 0,
+                              "body_length": len(body)}, body)
+        frame_complete(frame)
         header, data = decode_frame(frame)
         limits = Limits.from_dict(header["limits"])
         answer_header, answer = child.answer(header["call"], data, limits.output_bytes or 1 << 16)
@@ -501,13 +504,15 @@ def _reclaim_workdir() -> None:  # pragma: no cover - child process
             continue
 
 
-def _read_to_end(fd: int) -> bytes:  # pragma: no cover - child process
-    chunks = []
-    while True:
+def _read_frame(fd: int) -> bytes:  # pragma: no cover - child process
+    """The call's frame, read up to its own length (not to EOF: one wake-up less)."""
+    buffer = bytearray()
+    while not frame_complete(buffer):
         chunk = os.read(fd, 1 << 20)
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            break
+        buffer += chunk
+    return bytes(buffer)
 
 
 def _isolate_fds(answer_fd: int, call_fd: int) -> None:  # pragma: no cover - child process
