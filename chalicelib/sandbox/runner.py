@@ -7,8 +7,8 @@ kills, reaps and sweeps after the answer is sent. Containment per call (see READ
 - the child calls setsid(), so the wall-clock kill takes its whole process group;
 - a scrubbed environment (os.environ and the inherited environment block in memory), a fresh
   temporary working directory (removed after), inherited file descriptors closed;
-- once the call is read: RLIMIT_CPU, RLIMIT_AS (the child's footprint + the memory limit),
-  RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_CORE=0 and RLIMIT_NPROC;
+- RLIMIT_NOFILE and RLIMIT_CORE=0 while it waits; once the call is read RLIMIT_CPU,
+  RLIMIT_AS (the child's footprint + the memory limit), RLIMIT_FSIZE and RLIMIT_NPROC;
 - the parent is made non-dumpable, so the child cannot read /proc/<parent>/environ or /mem;
 - when the parent runs as root, each call runs under its own unprivileged uid, which makes
   RLIMIT_NPROC bite, keeps the child out of root-owned files, and lets the parent kill every
@@ -451,6 +451,9 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
+        # The limits that do not depend on the call are set now, the others once it is here.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _rehearse()
         vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
@@ -561,8 +564,6 @@ def _set_limits(limits: Limits, vsz: int, tasks: int) -> None:  # pragma: no cov
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     files = int(limits.file_bytes or 0)
     resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Under a uid of its own the count starts at zero; otherwise it is shared with the
     # parent's user, and the parent says how many tasks that user already has.
     processes = int(limits.processes or 1) + tasks
