@@ -28,7 +28,9 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
     if in_lambda and _tmp_before is None:
         _tmp_before = set(os.listdir(tempfile.gettempdir()))
     body = base64.b64decode(event.get("body") or "")
-    frame = runner.execute(event["call"], body, Limits.from_dict(event.get("limits") or {}))
+    limits = Limits.from_dict(event.get("limits") or {})
+    frame, clean_up = runner.execute(event["call"], body, limits)
+    clean_up()  # at once: a frozen Lambda would not run a background thread
     if in_lambda and _tmp_before is not None:
         _remove_new_tmp_entries(_tmp_before)
     return {"frame": base64.b64encode(frame).decode("ascii")}

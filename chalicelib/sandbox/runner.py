@@ -21,6 +21,7 @@ import atexit
 import collections
 import ctypes
 import fcntl
+import functools
 import logging
 import math
 import os
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from chalicelib.sandbox import child
 from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
@@ -84,14 +85,16 @@ def prepare() -> None:
     _nursery()  # start forking spares now, before the first call
 
 
-def execute(call: dict[str, Any], body: bytes, limits: Limits, *,
-            clean_up_later: bool = False) -> bytes:
-    """Run one call in a contained child and answer a frame (always; failures are frames too).
+def execute(call: dict[str, Any], body: bytes,
+            limits: Limits) -> tuple[bytes, Callable[[], None]]:
+    """Run one call in a contained child: its answer frame (failures are frames too), and the
+    clean-up to run once that answer is on its way.
 
     The child is a spare forked and set up ahead of time (see _Nursery); it gets the call
-    through a pipe. The answer is returned as soon as it is read; with `clean_up_later` the
-    kill, reap and removal run on a background thread (the server does this; the Lambda
-    cleans up at once, since a frozen Lambda would not run the thread).
+    through a pipe. The clean-up kills what the call left in its group, reaps the child,
+    removes its directory and orders a replacement: the server hands it to a background thread
+    after sending the answer (clean_up_later), so that no fork competes with the sending; the
+    Lambda runs it at once, since a frozen Lambda would not run the thread.
     """
     prepare()
     limits = limits.resolved()
@@ -109,13 +112,18 @@ def execute(call: dict[str, Any], body: bytes, limits: Limits, *,
             pass  # the spare is gone: _read_answer tells why
         finally:
             os.close(spare.call_fd)
-        return _read_answer(spare.pid, spare.answer_fd, limits)
-    finally:
+        answer = _read_answer(spare.pid, spare.answer_fd, limits)
+    except BaseException:
         os.close(spare.answer_fd)
-        if clean_up_later:
-            _cleaner().put(spare)
-        else:
-            _clean_up(spare)
+        _clean_up(spare)
+        raise
+    os.close(spare.answer_fd)
+    return answer, functools.partial(_clean_up, spare)
+
+
+def clean_up_later(clean_up: Callable[[], None]) -> None:
+    """Run a call's clean-up on the background cleaner thread."""
+    _cleaner().put(clean_up)
 
 
 _Used = tuple[int, float]  # a used uid and when its call began
@@ -301,10 +309,10 @@ def _clean_up(spare: _Spare, replace: bool = True) -> None:
         _release_uid(spare.uid)
 
 
-_cleanup_queue: queue.Queue[_Spare] | None = None
+_cleanup_queue: queue.Queue[Callable[[], None]] | None = None
 
 
-def _cleaner() -> queue.Queue[_Spare]:
+def _cleaner() -> queue.Queue[Callable[[], None]]:
     global _cleanup_queue
     with _prepare_lock:
         if _cleanup_queue is None:
@@ -314,11 +322,11 @@ def _cleaner() -> queue.Queue[_Spare]:
     return _cleanup_queue
 
 
-def _clean_up_forever(jobs: queue.Queue[_Spare]) -> None:
+def _clean_up_forever(jobs: queue.Queue[Callable[[], None]]) -> None:
     while True:
-        spare = jobs.get()
+        clean_up = jobs.get()
         try:
-            _clean_up(spare)
+            clean_up()
         except Exception:  # noqa: BLE001 - the cleaner must outlive one bad job
             logging.getLogger("taskport").exception("sandbox clean-up failed")
 
