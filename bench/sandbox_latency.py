@@ -2,8 +2,13 @@
 
     python bench/sandbox_latency.py [calls]
 
-Rows: the sandbox (local mode: a private warm server that forks a contained child per call),
-a fresh `python script.py` subprocess per call, and an in-process call (the floor).
+Rows: the sandbox (local mode: a private warm server that hands each call to a contained child
+forked ahead of time), timed twice: calls one after another with no pause (the replacement
+child and the clean-up of each call compete with the next call for the CPUs) and calls 50 ms
+apart (20 calls/s: that work is done between calls). Then a fresh `python script.py`
+subprocess per call, an in-process call (the floor), and what the machine charges for the
+pieces: a bare fork + pipe round trip of a process with Flask imported, and one HTTP round
+trip to the sandbox server. The load average is printed before and after.
 Then the AWS calls a warm trigger makes, counted at botocore against moto.
 """
 from __future__ import annotations
@@ -37,21 +42,108 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def time_calls(calls: int, run) -> list[float]:
+def time_calls(calls: int, run, pause: float = 0.0) -> list[float]:
     run()  # warm
     samples = []
     for _ in range(calls):
+        time.sleep(pause)
         start = time.perf_counter()
         run()
         samples.append((time.perf_counter() - start) * 1000)
     return samples
 
 
-def sandbox_row(calls: int) -> list[float]:
+def sandbox_row(calls: int, pause: float = 0.0) -> list[float]:
     from chalicelib import sandbox
 
     call = sandbox.HttpCall("GET", "/api/v1/http-endpoint/u/hello")
-    return time_calls(calls, lambda: sandbox.run_http_handler(HANDLER, "hello.py", call))
+
+    def run() -> None:
+        answer = sandbox.run_http_handler(HANDLER, "hello.py", call)
+        assert answer.body == b"Hello World", answer
+
+    return time_calls(calls, run, pause)
+
+
+FORK_ROUND_TRIPS = """
+import json, os, sys, time
+from chalicelib.sandbox import runner
+import flask, werkzeug.test  # what the sandbox's parent holds
+samples = []
+for _ in range(int(sys.argv[1]) + 1):
+    start = time.perf_counter()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_fd, b"x")
+        os._exit(0)
+    os.close(write_fd)
+    os.read(read_fd, 1)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    samples.append((time.perf_counter() - start) * 1000)
+print(json.dumps(samples[1:]))
+"""
+
+
+def fork_row(calls: int) -> list[float]:
+    """In a process the size of the sandbox's parent: fork, the child writes a byte to a pipe
+    and exits, the parent reads it and reaps the child."""
+    import json
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", FORK_ROUND_TRIPS, str(calls)], check=True,
+                          capture_output=True, cwd=repo, env={**os.environ, "PYTHONPATH": repo})
+    return json.loads(done.stdout)
+
+
+def sandbox_rows(calls: int) -> tuple[list[tuple[str, list[float]]], float]:
+    """Both sandbox rows, and the CPU the sandbox server and its children spent per call."""
+    client.local_url()
+    server = _sandbox_server_pid()
+    before = _cpu_ms(server)
+    rows = [("sandbox call, one after another", sandbox_row(calls)),
+            ("sandbox call, 50 ms apart", sandbox_row(calls, pause=0.05))]
+    return rows, (_cpu_ms(server) - before) / (2 * (calls + 1))
+
+
+def _sandbox_server_pid() -> int:
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except (OSError, ValueError):
+            continue
+        if ppid == os.getpid() and b"chalicelib.sandbox.server" in command:
+            return int(name)
+    raise RuntimeError("the private sandbox server is not running")
+
+
+def _cpu_ms(pid: int) -> float:
+    """User + system time of a process and of its reaped children."""
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def http_hop_row(calls: int) -> list[float]:
+    """GET /health on the sandbox server over a kept-alive connection: the transport alone."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(client.local_url())
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+
+    def run() -> None:
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+
+    try:
+        return time_calls(calls, run)
+    finally:
+        connection.close()
 
 
 def subprocess_row(calls: int) -> list[float]:
@@ -121,18 +213,33 @@ def aws_calls_per_warm_trigger() -> list[str]:
     return calls
 
 
+from chalicelib.sandbox import client  # noqa: E402 - after the path is set
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    rows = [("sandbox call (warm parent, fork per call)", sandbox_row(calls)),
+    print(f"load average before: {load()} ({os.cpu_count()} CPUs)")
+    sandbox, cpu_per_call = sandbox_rows(calls)
+    rows = [*sandbox,
             ("fresh `python script.py` per call", subprocess_row(max(20, calls // 10))),
-            ("in-process call (floor)", in_process_row(calls))]
-    print(f"{'trivial handler':45} {'p50 ms':>9} {'p99 ms':>9} {'n':>5}")
+            ("in-process call (floor)", in_process_row(calls)),
+            ("  cost: bare fork + pipe round trip", fork_row(calls)),
+            ("  cost: HTTP round trip to the sandbox server", http_hop_row(calls))]
+    client.stop_local()
+    print(f"{'trivial handler':48} {'p50 ms':>9} {'p99 ms':>9} {'n':>5}")
     for name, samples in rows:
         p50, p99 = percentiles(samples)
-        print(f"{name:45} {p50:9.2f} {p99:9.2f} {len(samples):5d}")
+        print(f"{name:48} {p50:9.2f} {p99:9.2f} {len(samples):5d}")
+    print(f"CPU per sandbox call (server, spare's set-up, call, clean-up): {cpu_per_call:.1f} ms")
     print("target: sandbox p50 <= 5 ms")
+    print(f"load average after: {load()}")
     made = aws_calls_per_warm_trigger()
-    print(f"AWS calls per warm trigger: {len(made)} ({', '.join(made) or 'none'}); target 1 or 0")
+    print(f"AWS calls per warm trigger: {len(made)} ({', '.join(made) or 'none'}); target 1 or 0"
+          " (on AWS the trigger also invokes the sandbox Lambda: lambda.Invoke runs the code)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The `sandbox` Lambda function's body: run one call in a forked child of this warm process.
 
 Its role has no permissions; the caller passes the script in. What a call leaves in /tmp is
-removed after it (entries that were there before the first call are kept), since the next call
-in this warm container would otherwise find it.
+removed after it (entries that were there before the first call are kept, and so are the
+working directories of the spare children waiting for the next calls), since the next call in
+this warm container would otherwise find it.
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
     if in_lambda and _tmp_before is None:
         _tmp_before = set(os.listdir(tempfile.gettempdir()))
     body = base64.b64decode(event.get("body") or "")
-    frame = runner.execute(event["call"], body, Limits.from_dict(event.get("limits") or {}))
+    limits = Limits.from_dict(event.get("limits") or {})
+    frame, clean_up = runner.execute(event["call"], body, limits)
+    clean_up()  # at once: a frozen Lambda would not run a background thread
     if in_lambda and _tmp_before is not None:
         _remove_new_tmp_entries(_tmp_before)
     return {"frame": base64.b64encode(frame).decode("ascii")}
@@ -35,8 +38,9 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
 
 def _remove_new_tmp_entries(keep: set[str]) -> None:
     root = tempfile.gettempdir()
+    live = runner.live_workdirs()  # spares forked for the next calls wait in these
     for entry in os.scandir(root):
-        if entry.name in keep:
+        if entry.name in keep or entry.path in live:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):

@@ -40,6 +40,26 @@ def _safe_str(exc: BaseException) -> str:
         return "<unprintable exception>"
 
 
+WARM_UP_SOURCE = """
+import json
+from flask import Response
+
+def handler(request, *args, **kwargs):
+    return Response(json.dumps({"method": request.method, "args": request.args.to_dict()}),
+                    mimetype="application/json")
+
+def function(*args, **kwargs):
+    return "warm"
+"""
+WARM_UP_CALLS: list[tuple[dict[str, Any], bytes]] = [
+    ({"kind": "http", "source": WARM_UP_SOURCE, "filename": "warm-up.py", "function": "handler",
+      "http": {"method": "POST", "path": "/warm-up", "headers": {"Content-Type": "text/plain"},
+               "query": {"q": ["1"]}}}, b"warm"),
+    ({"kind": "function", "source": WARM_UP_SOURCE, "filename": "warm-up.py",
+      "function": "function", "args": [1], "kwargs": {}}, b""),
+]  # trivial calls a waiting child makes before any user code (see runner._rehearse)
+
+
 class MissingFunction(Exception):
     """The script does not define the function to call."""
 

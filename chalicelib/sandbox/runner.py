@@ -1,12 +1,14 @@
-"""The warm parent's side of a call: fork a contained child, read its answer, clean up after it.
+"""The warm parent's side of a call: hand it to a contained child, read its answer, clean up.
 
 Used by the local sandbox server and by the sandbox Lambda; the API process never calls it.
-Containment per call (see README, "Sandbox"):
+Each call gets a child of its own, forked ahead of time ("spare") and set up while it waits on
+a pipe for its one call; the parent keeps POOL_SIZE of them ready and forks each replacement,
+kills, reaps and sweeps after the answer is sent. Containment per call (see README, "Sandbox"):
 - the child calls setsid(), so the wall-clock kill takes its whole process group;
 - a scrubbed environment (os.environ and the inherited environment block in memory), a fresh
   temporary working directory (removed after), inherited file descriptors closed;
-- RLIMIT_CPU, RLIMIT_AS (the parent's footprint + the memory limit), RLIMIT_FSIZE,
-  RLIMIT_NOFILE, RLIMIT_CORE=0 and RLIMIT_NPROC;
+- RLIMIT_NOFILE and RLIMIT_CORE=0 while it waits; once the call is read RLIMIT_CPU,
+  RLIMIT_AS (the child's footprint + the memory limit), RLIMIT_FSIZE and RLIMIT_NPROC;
 - the parent is made non-dumpable, so the child cannot read /proc/<parent>/environ or /mem;
 - when the parent runs as root, each call runs under its own unprivileged uid, which makes
   RLIMIT_NPROC bite, keeps the child out of root-owned files, and lets the parent kill every
@@ -15,7 +17,12 @@ Containment per call (see README, "Sandbox"):
 """
 from __future__ import annotations
 
+import atexit
+import collections
 import ctypes
+import fcntl
+import functools
+import logging
 import math
 import os
 import queue
@@ -26,10 +33,12 @@ import signal
 import tempfile
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from chalicelib.sandbox import child
-from chalicelib.sandbox.wire import HEADER_SLACK, Limits, encode_frame, failure, frame_complete
+from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
+                                     frame_complete)
 
 PR_SET_DUMPABLE = 4
 UID_BASE = 2_000_000  # well above any uid a distribution hands out
@@ -37,6 +46,12 @@ UID_SLOTS = 1024  # per warm parent; parents are told apart by pid, so their uid
 SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_OPEN_FILES = 256
+POOL_SIZE = 2  # spares kept ready per warm parent
+SPARE_SETUP_SECONDS = 10
+READY = b"R"
+FILE_CLOCK_MARGIN_SECONDS = 0.05  # file times lag the clock by up to one tick (<= 10 ms)
+ANSWER_FD = 3  # in the child: the answer pipe
+CALL_FD = 4  # in the child: the call pipe, closed once the call is read
 
 _prepared = False
 _prepare_lock = threading.Lock()
@@ -67,62 +82,237 @@ def prepare() -> None:
 
         gc.freeze()  # forked children then share the warm heap instead of copying it
         _prepared = True
+    _nursery()  # start forking spares now, before the first call
 
 
-def execute(call: dict[str, Any], body: bytes, limits: Limits, *,
-            clean_up_later: bool = False) -> bytes:
-    """Run one call in a forked child and answer a frame (always; failures are frames too).
+def execute(call: dict[str, Any], body: bytes,
+            limits: Limits) -> tuple[bytes, Callable[[], None]]:
+    """Run one call in a contained child: its answer frame (failures are frames too), and the
+    clean-up to run once that answer is on its way.
 
-    The answer is returned as soon as it is read; with `clean_up_later` the kill, reap and
-    sweep run on a background thread (the server does this; the Lambda cleans up at once,
-    since a frozen Lambda would not run the thread).
+    The child is a spare forked and set up ahead of time (see _Nursery); it gets the call
+    through a pipe. The clean-up kills what the call left in its group, reaps the child,
+    removes its directory and orders a replacement: the server hands it to a background thread
+    after sending the answer (clean_up_later), so that no fork competes with the sending; the
+    Lambda runs it at once, since a frozen Lambda would not run the thread.
     """
     prepare()
     limits = limits.resolved()
-    uid = _take_uid() if os.geteuid() == 0 else None
-    workdir = tempfile.mkdtemp(prefix="taskport-call-")
-    pid: int | None = None
+    spare = _nursery().take()
+    spare.handed_at = time.time()
     try:
-        if uid is not None:
-            os.chown(workdir, uid, uid)
-        read_fd, write_fd = os.pipe()
+        # Sharing the parent's uid, the child's RLIMIT_NPROC must allow for the user's tasks.
+        tasks = 0 if spare.uid is not None else (
+            _baseline_tasks + threading.active_count() + POOL_SIZE)
+        frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks,
+                              "body_length": len(body)}, body)
         try:
-            vsz = _virtual_size()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the child, which never returns
-                os.close(read_fd)
-                _run_child(write_fd, call, body, limits, workdir, uid, vsz)
-            os.close(write_fd)
-            write_fd = -1
-            return _read_answer(pid, read_fd, limits)
+            _write_all(spare.call_fd, frame)
+        except OSError:
+            pass  # the spare is gone: _read_answer tells why
         finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
-    finally:
-        if clean_up_later:
-            _cleaner().put((pid, uid, workdir))
-        else:
-            _clean_up(pid, uid, workdir)
+            os.close(spare.call_fd)
+        answer = _read_answer(spare.pid, spare.answer_fd, limits)
+    except BaseException:
+        os.close(spare.answer_fd)
+        _clean_up(spare)
+        raise
+    os.close(spare.answer_fd)
+    return answer, functools.partial(_clean_up, spare)
 
 
-def _clean_up(pid: int | None, uid: int | None, workdir: str) -> None:
-    """Kill what the call left running, reap it, remove its files, free its uid."""
-    if pid is not None:
-        _kill(pid)  # the child is not reaped yet, so its pid (and group id) is still ours
-        _reap(pid)
+def clean_up_later(clean_up: Callable[[], None]) -> None:
+    """Run a call's clean-up on the background cleaner thread."""
+    _cleaner().put(clean_up)
+
+
+_Used = tuple[int, float]  # a used uid and when its call began
+
+
+@dataclass
+class _Spare:
+    """A child forked ahead of a call, set up and waiting on `call_fd` for it."""
+
+    pid: int
+    uid: int | None
+    workdir: str
+    call_fd: int
+    answer_fd: int
+    handed_at: float = 0.0  # wall-clock time the call was handed over (0: never)
+
+
+class _SpareDied(Exception):
+    """A spare ended before it was ready."""
+
+
+class _Nursery:
+    """Keeps POOL_SIZE spares ready, forking each replacement off the calls' path.
+
+    The replacement for a finished call also sweeps that call's uid before it takes a fresh
+    one, so no fork is spent on sweeping and a uid is reused only once swept.
+    """
+
+    def __init__(self) -> None:
+        self._ready: collections.deque[_Spare] = collections.deque()
+        self._lock = threading.Lock()
+        self._jobs: queue.Queue[_Used | None] = queue.Queue()
+        for _ in range(POOL_SIZE):
+            self._jobs.put(None)
+        threading.Thread(target=self._hatch_forever, daemon=True, name="sandbox-nursery").start()
+
+    def take(self) -> _Spare:
+        """A ready spare; one forked now when none is (a burst beyond the pool)."""
+        while True:
+            with self._lock:
+                spare = self._ready.popleft() if self._ready else None
+            if spare is None:
+                return _hatch(None)
+            if spare.uid is None:
+                # Sharing the parent's uid, an earlier call could signal the spare: wake it
+                # if stopped, and pass over it if killed.
+                try:
+                    os.kill(spare.pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                if _has_exited(spare.pid):
+                    os.close(spare.call_fd)
+                    os.close(spare.answer_fd)
+                    _clean_up(spare)
+                    continue
+            return spare
+
+    def replace(self, used: _Used | None) -> None:
+        """A spare was used: fork its replacement, which sweeps the used uid first."""
+        self._jobs.put(used)
+
+    def _hatch_forever(self) -> None:
+        while True:
+            dirty = self._jobs.get()
+            try:
+                with self._lock:
+                    full = len(self._ready) >= POOL_SIZE
+                if full:
+                    if dirty is not None:  # bursts made extra spares: sweep without one more
+                        _sweep_uid(*dirty)
+                        _release_uid(dirty[0])
+                    continue
+                spare = _hatch(dirty)
+                with self._lock:
+                    self._ready.append(spare)
+            except Exception:  # noqa: BLE001 - the nursery must outlive one failed fork
+                logging.getLogger("taskport").exception("could not fork a sandbox spare")
+                time.sleep(0.5)
+                self._jobs.put(dirty)
+
+
+_nursery_instance: _Nursery | None = None
+
+
+def _nursery() -> _Nursery:
+    global _nursery_instance
+    with _prepare_lock:
+        if _nursery_instance is None:
+            _nursery_instance = _Nursery()
+    return _nursery_instance
+
+
+_workdirs_lock = threading.Lock()
+_live_workdirs: set[str] = set()
+_workdirs_root: str | None = None
+
+
+def live_workdirs() -> set[str]:
+    """Working directories of spares and running calls, and the directory that holds them
+    (the Lambda's /tmp clean-up keeps them)."""
+    with _workdirs_lock:
+        return set(_live_workdirs) | ({_workdirs_root} if _workdirs_root else set())
+
+
+def _make_workdir(uid: int | None) -> str:
+    global _workdirs_root
+    with _workdirs_lock:
+        if _workdirs_root is None:
+            # One directory per parent, so that making and removing working directories leaves
+            # the shared /tmp untouched (see _remove_files_of); a call may enter its own
+            # directory in it but list none.
+            _workdirs_root = tempfile.mkdtemp(prefix="taskport-sandbox-")
+            os.chmod(_workdirs_root, 0o711)
+            atexit.register(shutil.rmtree, _workdirs_root, True)
+        workdir = tempfile.mkdtemp(prefix="call-", dir=_workdirs_root)
+        _live_workdirs.add(workdir)
     if uid is not None:
-        _sweep_uid(uid)
+        os.chown(workdir, uid, uid)
+    return workdir
+
+
+def _remove_workdir(workdir: str) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
-    if uid is not None:
-        with _uid_lock:
-            _uids_in_use.discard(uid)
+    with _workdirs_lock:
+        _live_workdirs.discard(workdir)
 
 
-_cleanup_queue: queue.Queue[tuple[int | None, int | None, str]] | None = None
+def _hatch(dirty: _Used | None) -> _Spare:
+    """Fork a spare and wait until it is set up; it kills what a used uid left running, and
+    once it is ready that uid's files are removed here and the uid is free again."""
+    dirty_uid = dirty[0] if dirty is not None else None
+    uid = _take_uid() if os.geteuid() == 0 else None
+    workdir = _make_workdir(uid)
+    call_read, call_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    try:
+        pid = os.fork()
+    except BaseException:
+        for fd in (call_read, call_write, answer_read, answer_write):
+            os.close(fd)
+        _remove_workdir(workdir)
+        if uid is not None:
+            _release_uid(uid)
+        raise
+    if pid == 0:  # pragma: no cover - runs in the child, which never returns
+        os.close(call_write)
+        os.close(answer_read)
+        _run_spare(call_read, answer_write, workdir, uid, dirty_uid)
+    os.close(call_read)
+    os.close(answer_write)
+    spare = _Spare(pid, uid, workdir, call_write, answer_read)
+    if not _wait_ready(spare):
+        os.close(call_write)
+        os.close(answer_read)
+        _clean_up(spare, replace=False)
+        raise _SpareDied(f"sandbox spare {pid} ended before it was ready")
+    if dirty is not None:
+        _remove_files_of(*dirty)
+        _release_uid(dirty[0])
+    return spare
 
 
-def _cleaner() -> queue.Queue[tuple[int | None, int | None, str]]:
+def _wait_ready(spare: _Spare) -> bool:
+    poller = select.poll()
+    poller.register(spare.answer_fd, select.POLLIN | select.POLLHUP)
+    if not poller.poll(SPARE_SETUP_SECONDS * 1000):
+        return False
+    try:
+        return os.read(spare.answer_fd, len(READY)) == READY
+    except OSError:
+        return False
+
+
+def _clean_up(spare: _Spare, replace: bool = True) -> None:
+    """Kill what the call left in its group, reap it, remove its directory; order a new spare."""
+    _kill(spare.pid)  # the child is not reaped yet, so its pid (and group id) is still ours
+    _reap(spare.pid)
+    _remove_workdir(spare.workdir)
+    if replace:
+        _nursery().replace((spare.uid, spare.handed_at) if spare.uid is not None else None)
+    elif spare.uid is not None:
+        _sweep_uid(spare.uid, spare.handed_at)
+        _release_uid(spare.uid)
+
+
+_cleanup_queue: queue.Queue[Callable[[], None]] | None = None
+
+
+def _cleaner() -> queue.Queue[Callable[[], None]]:
     global _cleanup_queue
     with _prepare_lock:
         if _cleanup_queue is None:
@@ -132,14 +322,12 @@ def _cleaner() -> queue.Queue[tuple[int | None, int | None, str]]:
     return _cleanup_queue
 
 
-def _clean_up_forever(jobs: queue.Queue[tuple[int | None, int | None, str]]) -> None:
+def _clean_up_forever(jobs: queue.Queue[Callable[[], None]]) -> None:
     while True:
-        pid, uid, workdir = jobs.get()
+        clean_up = jobs.get()
         try:
-            _clean_up(pid, uid, workdir)
+            clean_up()
         except Exception:  # noqa: BLE001 - the cleaner must outlive one bad job
-            import logging
-
             logging.getLogger("taskport").exception("sandbox clean-up failed")
 
 
@@ -253,39 +441,99 @@ def _death_notice(pid: int, limits: Limits) -> dict[str, Any]:
     return failure("crashed", f"the call exited with status {info.si_status} without answering")
 
 
-def _run_child(write_fd: int, call: dict[str, Any], body: bytes, limits: Limits, workdir: str,
-               uid: int | None, vsz: int) -> None:  # pragma: no cover - child process
+def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
+               dirty_uid: int | None) -> None:  # pragma: no cover - child process
+    """Set up, say READY, wait for the one call, run it under its limits, answer, exit."""
     code = 0
     try:
         os.setsid()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail with EFBIG instead
-        _isolate_fds(write_fd)
+        _isolate_fds(answer_fd, call_fd)
         _scrub_environment(workdir)
+        if dirty_uid is not None:
+            _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
         os.chdir(workdir)
-        _set_limits(limits, vsz, uid)
         if uid is not None:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-        header, answer = child.answer(call, body, int(limits.output_bytes or 0))
-        _write_all(3, encode_frame(header, answer))
+        # The limits that do not depend on the call are set now, the others once it is here.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _rehearse()
+        vsz = _virtual_size()
+        _write_all(ANSWER_FD, READY)
+        frame = _read_frame(CALL_FD)
+        os.close(CALL_FD)
+        if not frame:
+            os._exit(0)  # the parent went away before handing over a call
+        if uid is None:
+            _reclaim_workdir()
+        header, body = decode_frame(frame)
+        limits = Limits.from_dict(header["limits"])
+        _set_limits(limits, vsz, int(header.get("tasks") or 0))
+        answer_header, answer = child.answer(header["call"], body, int(limits.output_bytes or 0))
+        _write_all(ANSWER_FD, encode_frame(answer_header, answer))
     except BaseException as exc:  # noqa: BLE001 - the child must always end here
         try:
-            _write_all(3, encode_frame(failure("crashed", f"the sandbox failed: "
-                                                          f"{type(exc).__name__}: {exc}")))
+            _write_all(ANSWER_FD, encode_frame(failure("crashed", f"the sandbox failed: "
+                                                                  f"{type(exc).__name__}: {exc}")))
         except BaseException:  # noqa: BLE001
             code = 70
     finally:
         os._exit(code)
 
 
-def _isolate_fds(write_fd: int) -> None:  # pragma: no cover - child process
-    if write_fd != 3:
-        os.dup2(write_fd, 3)
+def _rehearse() -> None:  # pragma: no cover - child process
+    """Take trivial calls through the whole path (frame, limits, answer) before any user code.
+
+    A freshly forked child shares the parent's pages, and the first call to touch an object
+    copies its page; here that happens while the child waits, not while a call waits for it.
+    """
+    for call, body in child.WARM_UP_CALLS:
+        frame = encode_frame({"call": call, "limits": Limits().as_dict(), "tasks": 0,
+                              "body_length": len(body)}, body)
+        frame_complete(frame)
+        header, data = decode_frame(frame)
+        limits = Limits.from_dict(header["limits"])
+        answer_header, answer = child.answer(header["call"], data, limits.output_bytes or 1 << 16)
+        frame_complete(encode_frame(answer_header, answer))
+
+
+def _reclaim_workdir() -> None:  # pragma: no cover - child process
+    """Without a uid of its own, an earlier call could have planted files here: remove them."""
+    os.chmod(".", 0o700)
+    for name in os.listdir("."):
+        try:
+            if os.path.isdir(name) and not os.path.islink(name):
+                shutil.rmtree(name, ignore_errors=True)
+            else:
+                os.unlink(name)
+        except OSError:
+            continue
+
+
+def _read_frame(fd: int) -> bytes:  # pragma: no cover - child process
+    """The call's frame, read up to its own length (not to EOF: one wake-up less)."""
+    buffer = bytearray()
+    while not frame_complete(buffer):
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        buffer += chunk
+    return bytes(buffer)
+
+
+def _isolate_fds(answer_fd: int, call_fd: int) -> None:  # pragma: no cover - child process
+    # Park both pipe ends above every descriptor we keep, then settle them on 3 and 4.
+    answer_fd = fcntl.fcntl(answer_fd, fcntl.F_DUPFD, CALL_FD + 1)
+    call_fd = fcntl.fcntl(call_fd, fcntl.F_DUPFD, CALL_FD + 1)
+    os.dup2(answer_fd, ANSWER_FD)
+    os.dup2(call_fd, CALL_FD)
     for name in os.listdir("/proc/self/fd"):
-        if int(name) > 3:
+        if int(name) > CALL_FD:
             try:
                 os.close(int(name))
             except OSError:
@@ -293,7 +541,7 @@ def _isolate_fds(write_fd: int) -> None:  # pragma: no cover - child process
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    if null > 3:
+    if null > CALL_FD:
         os.close(null)
     import io
     import sys
@@ -315,23 +563,22 @@ def _scrub_environment(workdir: str) -> None:  # pragma: no cover - child proces
         ctypes.memset(env_start, 0, env_end - env_start)
 
 
-def _set_limits(limits: Limits, vsz: int, uid: int | None) -> None:  # pragma: no cover - child
-    cpu = max(1, math.ceil(limits.cpu_seconds or 1))
+def _set_limits(limits: Limits, vsz: int, tasks: int) -> None:  # pragma: no cover - child
+    """Lowered once the call is here; CPU and address space count from this moment."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = max(1, math.ceil((limits.cpu_seconds or 1) + used.ru_utime + used.ru_stime))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = vsz + int(limits.memory_bytes or 0)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     files = int(limits.file_bytes or 0)
     resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    processes = int(limits.processes or 1)
-    if uid is None:
-        # Without a uid of its own the count is shared with the parent's user: allow for it.
-        processes += _baseline_tasks + threading.active_count()
+    # Under a uid of its own the count starts at zero; otherwise it is shared with the
+    # parent's user, and the parent says how many tasks that user already has.
+    processes = int(limits.processes or 1) + tasks
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
-def _write_all(fd: int, data: bytes) -> None:  # pragma: no cover - child process
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:
@@ -356,23 +603,51 @@ def _take_uid() -> int:
     raise RuntimeError("every sandbox uid is in use")
 
 
-def _sweep_uid(uid: int) -> None:
-    """Kill every process of the call's uid (even ones that left its group) and its tmp files."""
+def _release_uid(uid: int) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid)
+
+
+def _sweep_uid(uid: int, since: float) -> None:
+    """Kill every process of a used uid (from a short-lived child), then remove its files."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child process
         code = 0
         try:
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, except this one
-        except ProcessLookupError:
-            pass
+            _kill_processes_of(uid)
         except BaseException:  # noqa: BLE001
             code = 1
         os._exit(code)
     os.waitpid(pid, 0)
+    _remove_files_of(uid, since)
+
+
+def _kill_processes_of(uid: int) -> None:  # pragma: no cover - runs in a single-threaded child
+    """Kill every process of `uid`, even ones that left the call's group.
+
+    The real and effective uid become `uid` just for the kill, so that kill(-1) reaches that
+    uid's processes and nothing else; the saved uid 0 lets this process become root again.
+    """
+    os.setresuid(uid, uid, 0)
+    try:
+        os.kill(-1, signal.SIGKILL)  # every process this uid may signal, except this one
+    except ProcessLookupError:
+        pass
+    finally:
+        os.setresuid(0, 0, 0)
+
+
+def _remove_files_of(uid: int, since: float) -> None:
+    """Remove what `uid` left in the shared temporary directories (its processes are dead).
+
+    A directory whose entries have not changed since the call began (less a margin for the
+    kernel's coarse file clock) holds nothing of it and is not read: a busy /tmp costs ms.
+    """
     for root in SHARED_TMP_DIRS:
         try:
+            status = os.stat(root)
+            if max(status.st_mtime, status.st_ctime) < since - FILE_CLOCK_MARGIN_SECONDS:
+                continue
             entries = list(os.scandir(root))
         except OSError:
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +24,8 @@ from chalicelib.sandbox import runner
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame, failure
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")
+# LC_CTYPE: Python sets it itself when it coerces the C locale; the re-exec must keep it.
+SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")
 SECRET_PREFIXES = ("AWS_", "TASKPORT_")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -59,11 +61,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, f"malformed call: {exc}".encode(), "text/plain")
             return
         try:
-            answer = runner.execute(call, body, limits, clean_up_later=True)
+            answer, clean_up = runner.execute(call, body, limits)
         except Exception as exc:  # noqa: BLE001 - e.g. fork failing under load
             self.log_error("sandbox call failed: %r", exc)
             answer = encode_frame(failure("crashed", f"the sandbox could not run the call: {exc}"))
-        self._send(200, answer, "application/octet-stream")
+            clean_up = None
+        try:
+            self._send(200, answer, "application/octet-stream")
+        finally:
+            if clean_up is not None:  # after the answer is sent: no fork competes with it
+                runner.clean_up_later(clean_up)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -150,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
                   clean_environment())
     threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
     url, _ = serve_in_process(options.host, options.port)
+    # Exit through the interpreter on SIGTERM (stop()), so that atexit removes the directory
+    # that holds the calls' working directories.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     print(url, flush=True)
     threading.Event().wait()
 

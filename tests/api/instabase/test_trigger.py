@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from tests.api.instabase.conftest import bearer, create_endpoint, put_script
 
 ROOT = "/api/v1/http-endpoint"
+SHORT_TTL = 0.5
 
 ECHO = '''
 import json
+import time
 from flask import Response
 
 def handler(request, *args, **kwargs):
@@ -183,3 +186,58 @@ def test_warm_trigger_costs_one_aws_call(client, hello, monkeypatch):
     response = client.http.get(f"{ROOT}/u/helloworld", headers=bearer(hello))
     assert response.status_code == 200
     assert calls == ["dynamodb.GetItem"]
+
+
+def _s3_calls(monkeypatch) -> list[tuple[str, dict]]:
+    from botocore.client import BaseClient
+
+    calls: list[tuple[str, dict]] = []
+    original = BaseClient._make_api_call
+
+    def counted(self, operation_name, api_params):
+        if self.meta.service_model.service_name == "s3":
+            calls.append((operation_name, dict(api_params)))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    return calls
+
+
+def _short_script_cache(monkeypatch) -> None:
+    from chalicelib import config
+    from chalicelib.sandbox import client as sandbox_client
+
+    sandbox_client.local_url()  # started now, so that the first trigger is not slower than the TTL
+    monkeypatch.setenv("TASKPORT_SCRIPT_CACHE_SECONDS", str(SHORT_TTL))
+    config.get_settings.cache_clear()
+
+
+def _store_behind_the_cache(account, path, source):
+    """Write the script straight to S3, as another warm API process would."""
+    from chalicelib import aws, files
+    from chalicelib.config import get_settings
+
+    aws.client("s3").put_object(Bucket=get_settings().bucket,
+                                Key=files._key(account["id"], path), Body=source.encode())
+
+
+def test_script_is_cached_until_its_ttl_then_revalidated_by_etag(client, account, monkeypatch):
+    _short_script_cache(monkeypatch)
+    script_endpoint(client, account, "def handler(request):\n    return 'one'\n")
+    assert client.http.get(f"{ROOT}/u/probe", headers=bearer(account)).body == b"one"
+    calls = _s3_calls(monkeypatch)
+    assert client.http.get(f"{ROOT}/u/probe", headers=bearer(account)).body == b"one"
+    assert calls == []  # fresh: no S3 call at all
+    time.sleep(SHORT_TTL + 0.1)
+    assert client.http.get(f"{ROOT}/u/probe", headers=bearer(account)).body == b"one"
+    assert [(name, "IfNoneMatch" in params) for name, params in calls] == [("GetObject", True)]
+
+
+def test_script_changed_by_another_process_is_seen_after_the_ttl(client, account, monkeypatch):
+    _short_script_cache(monkeypatch)
+    script_endpoint(client, account, "def handler(request):\n    return 'one'\n")
+    assert client.http.get(f"{ROOT}/u/probe", headers=bearer(account)).body == b"one"
+    _store_behind_the_cache(account, "/s/probe.py", "def handler(request):\n    return 'two'\n")
+    assert client.http.get(f"{ROOT}/u/probe", headers=bearer(account)).body == b"one"
+    time.sleep(SHORT_TTL + 0.1)
+    assert client.http.get(f"{ROOT}/u/probe", headers=bearer(account)).body == b"two"

@@ -13,9 +13,10 @@ from chalicelib.sandbox.server import REPO_ROOT
 CANARY = "canary-3f1e9b"
 
 DIRTY_SERVER = """
-import threading
+import signal, sys, threading
 from chalicelib.sandbox import server
 url, stop = server.serve_in_process()
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 print(url, flush=True)
 threading.Event().wait()
 """
@@ -33,7 +34,7 @@ def dirty_sandbox_url() -> Iterator[str]:
     url = process.stdout.readline().decode().strip()
     assert url.startswith("http://"), url
     yield url
-    process.kill()
+    process.terminate()  # not kill(): the server removes its calls' directory on the way out
     process.wait()
     process.stdout.close()
 

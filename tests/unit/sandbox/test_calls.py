@@ -77,6 +77,15 @@ def test_handler_gets_json_request():
     assert seen["extra"] == [["pos"], {"kw": 1}]
 
 
+def test_handler_gets_a_real_flask_request():
+    source = ("import flask\n"
+              "def handler(request, *args, **kwargs):\n"
+              "    return type(request).__module__ + '.' + type(request).__name__ + ' ' + \\\n"
+              "        str(isinstance(request, flask.Request))\n")
+    answer = sandbox.run_http_handler(source, "h.py", HttpCall("GET", "/"))
+    assert answer.body == b"flask.wrappers.Request True"
+
+
 def test_handler_gets_form_and_raw_data():
     form = echo(HttpCall("PUT", "/f", {"Content-Type": "application/x-www-form-urlencoded"},
                          body=b"name=Jay+Doe&x=1"))
@@ -175,3 +184,28 @@ def test_served_sandbox_answers_over_http(monkeypatch):
         assert sandbox.run_function("def f():\n    return 'served'\n", "f.py", "f", [], {}) == "served"
     finally:
         stop()
+
+
+def test_server_entry_starts_once_scrubbed_without_a_locale():
+    """Python sets LC_CTYPE itself when no locale is given: the re-exec must not loop on it."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    from chalicelib.sandbox.server import REPO_ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.sandbox.server"], cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT, "AWS_SECRET_ACCESS_KEY": "x"},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready and process.stdout.readline().startswith(b"http://127.0.0.1:")
+        if os.geteuid() == 0:  # the server is not dumpable: only root may read its environ
+            with open(f"/proc/{process.pid}/environ", "rb") as environ:
+                assert b"AWS_" not in environ.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()

@@ -105,6 +105,22 @@ def test_process_that_leaves_the_group_is_killed():
     assert wait_until_gone([escaped]) == []
 
 
+@pytest.mark.skipif(not AS_ROOT, reason="without a uid of its own a call may signal its parent")
+def test_signalling_every_process_disturbs_no_waiting_child():
+    source = (
+        "import os, signal\n"
+        "def probe():\n"
+        "    for sig in (signal.SIGSTOP, signal.SIGKILL):\n"
+        "        try:\n"
+        "            os.kill(-1, sig)\n"
+        "        except OSError as exc:\n"
+        "            return type(exc).__name__\n"
+        "    return 'sent'\n"
+    )
+    assert run(source) in ("sent", "ProcessLookupError")
+    assert [run("def probe(n):\n    return n + 1\n", n) for n in range(4)] == [1, 2, 3, 4]
+
+
 def test_os_exit_is_a_crash():
     with pytest.raises(sandbox.Crashed) as caught:
         run("import os\ndef probe():\n    os._exit(3)\n")
