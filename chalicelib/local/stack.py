@@ -99,13 +99,11 @@ class Stack:
         if os.environ.get("AWS_ENDPOINT_URL"):
             log.info("using the AWS endpoint %s", os.environ["AWS_ENDPOINT_URL"])
             return
-        from moto.server import ThreadedMotoServer
+        from chalicelib.local.emulator import Emulator
 
-        emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        emulator.start()
+        emulator = Emulator()
+        os.environ["AWS_ENDPOINT_URL"] = emulator.start()
         self._stops.append(emulator.stop)
-        host, port = emulator.get_host_and_port()
-        os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
         # The embedded emulator takes any credentials; fake ones make sure nothing real is used.
         os.environ["AWS_ACCESS_KEY_ID"] = "testing"
         os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"

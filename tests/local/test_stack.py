@@ -151,17 +151,15 @@ def test_stack_stops_cleanly_on_sigint(dev_stack: dict[str, Any]) -> None:
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto server in this process, and the settings pointed at it."""
-    from moto.server import ThreadedMotoServer
-
     from chalicelib import aws
+    from chalicelib.local.emulator import Emulator
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    server = Emulator()
+    url = server.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     aws.reset()
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
         aws.reset()
