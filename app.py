@@ -3,7 +3,6 @@ from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
-from chalicelib.sandbox import aws_lambda as sandbox_lambda
 from chalicelib.surfaces import admin, dragon, instabase, onespace, steamship
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
@@ -42,4 +41,8 @@ def janitor(event):
 @app.lambda_function(name="sandbox")
 def sandbox(event, context):
     """Run one call of user code in a forked, limited child; this role has no permissions."""
+    # Imported here: only this function needs the runner (fork, limits, ctypes), and every
+    # other function's cold start would pay for it.
+    from chalicelib.sandbox import aws_lambda as sandbox_lambda
+
     return sandbox_lambda.handle(event)

@@ -1,7 +1,6 @@
 """HTTP endpoints: create, update, list, delete, and trigger (the handler runs in the sandbox)."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from typing import Any
@@ -64,7 +63,7 @@ def update(account_id: str, endpoint_id: str, body: dict[str, Any]) -> Endpoint:
     if "enabled" in body:
         changes["enabled"] = _enabled(body["enabled"])
     old = store.get_endpoint(account_id, validate_id(endpoint_id), consistent=True)
-    new = dataclasses.replace(old, **changes)
+    new = old._replace(**changes)
     return old if new == old else store.replace_endpoint(old, new)
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -20,8 +19,7 @@ MAX_PATH_CHARS = 1024
 KEY_PREFIX = "files/"
 
 
-@dataclass(frozen=True)
-class StoredFile:
+class StoredFile(NamedTuple):
     """A file's metadata."""
 
     path: str

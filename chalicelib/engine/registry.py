@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from chalicelib.config import Settings
 from chalicelib.errors import Invalid
@@ -18,8 +17,7 @@ Validate = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 Resolver = Callable[[str, str], "TaskType | None"]
 
 
-@dataclass(frozen=True)
-class TaskType:
+class TaskType(NamedTuple):
     """A runnable kind of task.
 
     `validate(params)` raises errors.Invalid(field=...) and may return normalised params;
@@ -32,7 +30,6 @@ class TaskType:
     files: tuple[str, ...] | None = None
 
 
-@dataclass
 class RunContext:
     """What a running task may use: its identity, a progress callback and an output-file writer.
 
@@ -41,16 +38,22 @@ class RunContext:
     the worker gave up on the task (wall time spent); progress and file writes then raise.
     """
 
-    key: str
-    account_id: str
-    workspace: str
-    attempt: int
-    settings: Settings
-    report_progress: Callable[[Any], None]
-    store_file: Callable[[str, bytes, str], None]
-    files: list[str] = field(default_factory=list)
-    deadline: float | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    __slots__ = ("key", "account_id", "workspace", "attempt", "settings", "report_progress",
+                 "store_file", "files", "deadline", "stop")
+
+    def __init__(self, *, key: str, account_id: str, workspace: str, attempt: int,
+                 settings: Settings, report_progress: Callable[[Any], None],
+                 store_file: Callable[[str, bytes, str], None], deadline: float | None = None):
+        self.key = key
+        self.account_id = account_id
+        self.workspace = workspace
+        self.attempt = attempt
+        self.settings = settings
+        self.report_progress = report_progress
+        self.store_file = store_file
+        self.files: list[str] = []
+        self.deadline = deadline
+        self.stop = threading.Event()
 
     def remaining_seconds(self) -> float | None:
         """Seconds left of the task's wall time (never negative), or None when unlimited."""

@@ -7,8 +7,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.engine import dispatch, hooks, registry
@@ -29,8 +28,7 @@ MAX_POLL_SECONDS = 1.0
 MAX_LIST_LIMIT = 1000
 
 
-@dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(NamedTuple):
     """One task to create.
 
     key None -> a new random key; enqueue False -> the task stays queued until settled by
@@ -209,8 +207,8 @@ def _cycle(task: Task) -> list[tuple[str, str]]:
 def _as_of(task: Task, status: str) -> Task:
     """The task as it was when it entered `status` (queued or executing) during its last cycle."""
     names = ("queued",) if status == QUEUED else ("queued", "started")
-    return replace(task, status=status, progress=None, result=None, error=None, files=[],
-                   events={name: task.events[name] for name in names})
+    return task._replace(status=status, progress=None, result=None, error=None, files=[],
+                         events={name: task.events[name] for name in names})
 
 
 def _changes(before: Task, after: Task) -> list[tuple[str, Task]]:

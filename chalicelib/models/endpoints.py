@@ -6,7 +6,7 @@ The claim makes paths unique per account and lets a trigger find its endpoint wi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -45,8 +45,7 @@ class PathClaim(Model):
     enabled = BooleanAttribute()
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """An HTTP endpoint as the rest of the code sees it."""
 
     account_id: str

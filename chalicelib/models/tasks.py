@@ -18,8 +18,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
@@ -99,8 +98,7 @@ class TaskRecord(Model):
     by_lease = LeaseIndex()
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """A task as every surface sees it."""
 
     key: str
@@ -126,8 +124,7 @@ class Task:
         return self.status in FINISHED
 
 
-@dataclass(frozen=True)
-class NewTask:
+class NewTask(NamedTuple):
     """What the engine asks the store to write for one new task."""
 
     key: str
@@ -141,8 +138,7 @@ class NewTask:
     client_key: bool
 
 
-@dataclass(frozen=True)
-class Lease:
+class Lease(NamedTuple):
     """One entry of the lease index: a task key and the lease expiry it had when listed."""
 
     key: str

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptError, Timeout,
                                        TooLarge)
@@ -17,8 +17,7 @@ from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptErr
 HEADER_SLACK = 64 * 1024  # room for the JSON header (error message, traceback) beyond the output cap
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Per-call limits; None fields take the defaults of settings (DESIGN.md Limits)."""
 
     wall_seconds: float | None = None
@@ -49,28 +48,29 @@ class Limits:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Limits:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        return cls(**{k: data.get(k) for k in cls._fields})
 
 
-@dataclass(frozen=True)
-class HttpCall:
-    """An HTTP request to hand to a script's handler as a flask.Request."""
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class HttpCall(NamedTuple):
+    """An HTTP request to hand to a script's handler as a flask.Request (read, never changed)."""
 
     method: str
     path: str
-    headers: dict[str, str] = field(default_factory=dict)
-    query: dict[str, list[str]] = field(default_factory=dict)
+    headers: Mapping[str, str] = _EMPTY
+    query: Mapping[str, Sequence[str]] = _EMPTY
     body: bytes = b""
-    args: list[Any] = field(default_factory=list)
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    args: Sequence[Any] = ()
+    kwargs: Mapping[str, Any] = _EMPTY
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
+class HttpAnswer(NamedTuple):
     """What the handler answered: status, headers, body and its mimetype."""
 
     status: int
