@@ -35,7 +35,7 @@ log = logging.getLogger("taskport.workflows")
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                           r"[0-9a-fA-F]{12}$")
-WORKFLOW_TASK, SCRIPT_TASK = "workflow.task", "workflow.script"
+WORKFLOW_TASK = "workflow.task"
 CANCELABLE_STATES = ("queued", "executing")
 ROTATION_GRACE = dt.timedelta(hours=24)
 MAX_FIELDS = 200
@@ -205,38 +205,26 @@ def create_task(account_id: str, workspace: str, handle: str, task_id: str,
     task_id = normalize_task_id(task_id)
     workflow = definitions.get(account_id, handle)
     task_input = _validate_input(workflow, task_input)
-    key = task_key(account_id, handle, task_id)
+    params = {"input": task_input, "workflow": handle, "task_id": task_id, "group": group(handle)}
+    if workflow.automated:
+        params["script"] = workflow.handler_script_path
+    # An automated workflow's task is queued for task_worker, which runs its script; a manual
+    # one is not queued and waits for a person. Either way one conditional write creates it.
     spec = engine.TaskSpec(
-        task_type=WORKFLOW_TASK, key=key, enqueue=False,
-        params={"input": task_input, "workflow": handle, "task_id": task_id,
-                "group": group(handle)},
+        task_type=WORKFLOW_TASK, key=task_key(account_id, handle, task_id),
+        enqueue=workflow.automated, params=params,
         notify={"group": group(handle), "webhook": {"workflow": handle, "task_id": task_id}})
     try:
-        task = engine.create_tasks(account_id, workspace, [spec])[0]
+        return engine.create_tasks(account_id, workspace, [spec])[0], True
     except Conflict as exc:
         existing = exc.details.get("existing")
         if existing is None:
             raise
-    else:
-        if workflow.automated:
-            _start_run(account_id, workspace, key, workflow)
-        return task, True
     if existing.status == "canceled":
         raise TaskCanceled(f"task {task_id} is canceled")
     if (existing.params or {}).get("input") != task_input:
         raise Conflict(f"task {task_id} exists with other input")
     return existing, False
-
-
-def _start_run(account_id: str, workspace: str, key: str, workflow: Workflow) -> None:
-    # Only after the task's own conditional write, so that a repeated PUT never runs it twice.
-    run = engine.TaskSpec(task_type=SCRIPT_TASK, params={
-        "task_key": key, "script": workflow.handler_script_path})
-    try:
-        engine.create_tasks(account_id, workspace, [run])
-    except Exception:
-        # The task exists and its creator gets it: without its run it waits for a person.
-        log.exception("could not start the script of workflow task %s; it stays open", key)
 
 
 def get_task(account_id: str, handle: str, task_id: str) -> Any:
@@ -300,49 +288,49 @@ def _notify_on_finish(task: Any) -> None:
         webhooks.start_delivery(task, target["workflow"], target["task_id"], event)
 
 
-def _run_workflow_task(params: dict[str, Any], ctx: Any) -> Any:
-    raise RuntimeError("workflow tasks are never queued: a run or a person completes them")
+def _run_workflow_task(params: dict[str, Any], ctx: registry.RunContext) -> Any:
+    """An automated workflow task's run: `handler(input) -> dict` in the sandbox completes it.
 
-
-def _run_script(params: dict[str, Any], ctx: Any) -> Any:
-    """The run of an automated workflow task: `handler(input) -> dict`, then complete the task.
-
-    A failing script fails only this run; the workflow task stays open for a person.
+    When the script cannot be read, raises, times out or returns something other than a dict,
+    the task is handed back: it stays open for a person to complete or the client to cancel.
     """
+    script = params.get("script")
+    if not script:
+        raise RuntimeError("a manual workflow task is completed by a person, never run")
     from chalicelib import sandbox  # deferred: only workers running scripts need it
 
-    task = engine.get_task(params["task_key"], ctx.account_id)
-    if task.status not in CANCELABLE_STATES:
-        return {"workflow_task": task.status, "ran": False}
-    source, _ = files.read_script(ctx.account_id, params["script"])
-    output = sandbox.run_function(source, params["script"], "handler",
-                                  [task.params["input"]], {})
-    if not isinstance(output, dict):
-        raise TypeError(f"handler(input) must return a dict of outputs, not {type(output).__name__}")
+    settings = ctx.settings
+    remaining = ctx.remaining_seconds()
+    wall = settings.handler_wall_seconds if remaining is None else \
+        min(settings.handler_wall_seconds, max(remaining - 1.0, 0.1))
     try:
-        engine.complete_task(task.key, ctx.account_id, output)
-    except Gone:
-        # Canceled or completed by a person while the script ran: that decision stands.
-        return {"workflow_task": engine.get_task(task.key, ctx.account_id).status, "ran": True}
-    return {"workflow_task": "success", "ran": True}
+        source, _ = files.read_script(ctx.account_id, script)
+        output = sandbox.run_function(source, script, "handler", [params["input"]], {},
+                                      sandbox.Limits(wall_seconds=wall))
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, a person can still finish it
+        raise registry.HandBack(f"the script {script} failed: {_reason(exc)}") from exc
+    if not isinstance(output, dict):
+        raise registry.HandBack(f"the script {script} returned {type(output).__name__}; "
+                                "handler(input) must return a dict of outputs")
+    return output
+
+
+def _reason(exc: Exception) -> str:
+    message = str(exc).strip()
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _validate_task_params(params: dict[str, Any]) -> None:
     # Other surfaces can name this type too: what the workflow views read must be there.
     if not isinstance(params.get("input"), dict):
         raise Invalid("input must be an object", field="input")
+    if "script" in params:
+        files.validate_path(params["script"], "script")
     if not GUID_PATTERN.match(str(params.get("task_id"))) or \
             params.get("group") != group(validate_handle(str(params.get("workflow")))):
         raise Invalid("a workflow task is created through PUT /workflows/{handle}/tasks/{id}",
                       field="task_type")
 
 
-def _validate_run_params(params: dict[str, Any]) -> None:
-    for name in ("task_key", "script"):
-        if not isinstance(params.get(name), str) or not params[name]:
-            raise Invalid(f"{name} is required", field=name)
-
-
 registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params)
-registry.register(SCRIPT_TASK, _run_script, _validate_run_params)
 hooks.on_finish(_notify_on_finish)

@@ -12,6 +12,15 @@ class TaskCanceled(Exception):
     """Raised into running code when its task was canceled (or re-driven) under it."""
 
 
+class HandBack(Exception):
+    """Raised by a run that could not finish its task and leaves it to people.
+
+    The task goes back to `queued` without a lease or a message, with this message as its
+    error: nothing runs it again, and only complete_task or cancel_task end it. For tasks that
+    people can settle (workflow tasks); any other task simply ends in error when its run fails.
+    """
+
+
 Run = Callable[[dict[str, Any], "RunContext"], Any]
 Validate = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 Resolver = Callable[[str, str], "TaskType | None"]

@@ -318,6 +318,14 @@ def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
     return _update(key, actions, condition, status)
 
 
+def hand_back(key: str, attempt: int, message: str, now: str) -> Task | None:
+    """executing (this attempt) -> queued without a lease: only settle() ends it now (no TTL)."""
+    actions = [*_status_actions(QUEUED, key, now), TaskRecord.error.set(message),
+               TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+    condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
+    return _update(key, actions, condition, QUEUED)
+
+
 def set_progress(key: str, attempt: int, value: Any, now: str) -> Task | None:
     """Record progress of the running attempt; None when the task is no longer this attempt's."""
     actions = [TaskRecord.progress.set(value), TaskRecord.progressed_at.set(now),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -97,6 +98,84 @@ def test_failing_script_leaves_task_open_for_a_person(client, basic, account, re
     run_sender(client, lambda: len(receiver.received) == 1)
     assert Webhook(workflow["webhook_secret"]).verify(
         receiver.received[0].body, receiver.received[0].headers)["output"] == output
+
+
+def test_failing_script_runs_once_and_is_not_redriven(client, basic, account, receiver, world):
+    from chalicelib.engine import janitor, worker
+
+    _store_script(client, account, BROKEN)
+    _automated(client, basic, receiver)
+    task_id = new_id()
+    put_task(client, basic, task_id, GOOD_INPUT)
+    assert _run_worker(world) == 1
+    key = _key(account, task_id)
+    worker.run_task(key)  # a late duplicate of its message
+    assert janitor.run(now=time.time() + 10_000)["redriven"] == 0
+    assert _run_worker(world) == 0
+    from chalicelib.engine import tasks as engine
+
+    task = engine.get_task(key)
+    assert (task.status, task.attempt) == ("queued", 1)
+    assert task.error == ("the script /workflows/titles.py failed: "
+                          "ScriptError: ValueError: no title fits")
+
+
+def test_missing_script_leaves_the_task_open_with_the_reason(client, basic, account, receiver,
+                                                              world):
+    from chalicelib.engine import tasks as engine
+
+    _automated(client, basic, receiver)  # no script stored
+    task_id = new_id()
+    put_task(client, basic, task_id, GOOD_INPUT)
+    assert _run_worker(world) == 1
+    assert _get(client, basic, task_id)["status"]["code"] == "open"
+    assert "/workflows/titles.py" in engine.get_task(_key(account, task_id)).error
+
+
+def test_script_gets_no_more_than_the_task_has_left_and_a_timeout_hands_it_back(
+        client, basic, account, receiver, world, monkeypatch):
+    from chalicelib import config
+    from chalicelib.engine import tasks as engine
+
+    _store_script(client, account, "import time\n\ndef handler(task_input):\n"
+                                   "    time.sleep(30)\n    return {}\n")
+    _automated(client, basic, receiver)
+    task_id = new_id()
+    put_task(client, basic, task_id, GOOD_INPUT)
+    monkeypatch.setenv("TASKPORT_TASK_WALL_SECONDS", "3")  # the handler wall time stays 10 s
+    config.get_settings.cache_clear()
+    assert _run_worker(world) == 1
+    # With the handler's 10 s the worker's 3 s wall time would have ended it in error first.
+    task = engine.get_task(_key(account, task_id))
+    assert task.status == "queued" and "Timeout" in task.error, task.error
+
+
+def test_new_automated_task_costs_one_write_and_one_send(client, basic, account, receiver,
+                                                         world, monkeypatch):
+    from chalicelib import workflows
+
+    _store_script(client, account, PICK_FIRST)
+    _automated(client, basic, receiver)
+    put_task(client, basic, new_id(), GOOD_INPUT)  # the workflow and credentials now cached
+    calls = []
+    import botocore.client
+
+    real = botocore.client.BaseClient._make_api_call
+
+    def count(self, operation, params):
+        calls.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", count)
+    assert put_task(client, basic, new_id(), GOOD_INPUT).status_code == 201
+    assert sorted(calls) == ["PutItem", "SendMessageBatch"], calls
+    assert workflows.WORKFLOW_TASK == "workflow.task"
+
+
+def _key(account: dict[str, Any], task_id: str) -> str:
+    from chalicelib import workflows
+
+    return workflows.task_key(account["id"], "titles", task_id)
 
 
 def test_failed_automated_task_can_be_canceled(client, basic, account, receiver, world):

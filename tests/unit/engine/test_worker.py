@@ -71,6 +71,33 @@ def test_crash_mid_task_ends_in_error_with_the_message(engine, task_types, finis
     assert finished_tasks[0].status == "error"
 
 
+def test_handed_back_task_waits_for_a_person_and_nothing_runs_it_again(engine, world, task_types,
+                                                                      finished_tasks):
+    from chalicelib.engine import janitor, registry, worker
+
+    runs = []
+
+    def give_back(params, ctx):
+        runs.append(ctx.attempt)
+        raise registry.HandBack("the script failed: ValueError: no title fits")
+
+    task_types("test.people", give_back)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.people", {})])[0]
+    assert worker.handle_batch(_event(task.key)["Records"]) == {"batchItemFailures": []}
+    waiting = engine.get_task(task.key)
+    assert (waiting.status, waiting.error) == ("queued", "the script failed: ValueError: no title fits")
+    assert waiting.expires_at is None and finished_tasks == []
+
+    worker.handle_batch(_event(task.key)["Records"])  # a duplicate or late message
+    drain(world["tasks_queue"])
+    assert janitor.run(now=time.time() + 10_000) == {"redriven": 0, "failed": 0, "unsent": 0}
+    assert runs == [1] and engine.get_task(task.key).status == "queued"
+
+    done = engine.complete_task(task.key, "acct", {"by": "a person"})
+    assert (done.status, done.result) == ("success", {"by": "a person"})
+    assert [t.status for t in finished_tasks] == ["success"]
+
+
 def test_progress_is_recorded_with_an_event(engine, task_types):
     from chalicelib.engine import worker
 
