@@ -332,5 +332,5 @@ def _validate_task_params(params: dict[str, Any]) -> None:
                       field="task_type")
 
 
-registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params)
+registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params, people_settle=True)
 hooks.on_finish(_notify_on_finish)

@@ -29,7 +29,8 @@ MAX_QUEUED_LEASE_SECONDS = 3600
 
 
 def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
-    """One janitor pass; answers how many tasks were re-driven and how many ended in error."""
+    """One janitor pass; answers how many tasks were re-driven and how many it gave up on (ended
+    in error, or handed back to people for the types they settle)."""
     settings = get_settings()
     now = time.time() if now is None else now
     leases = store.expired_leases(now, limit)
@@ -50,7 +51,7 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
             redriven.append(task.key)
     unsent = dispatch.send(redriven) if redriven else []
     if redriven or failed:
-        log.info("janitor: re-drove %d tasks (%d unsent), ended %d in error",
+        log.info("janitor: re-drove %d tasks (%d unsent), gave up on %d",
                  len(redriven), len(unsent), failed)
     return {"redriven": len(redriven), "failed": failed, "unsent": len(unsent)}
 

@@ -30,13 +30,16 @@ class TaskType(NamedTuple):
     """A runnable kind of task.
 
     `validate(params)` raises errors.Invalid(field=...) and may return normalised params;
-    `files`, when known in advance, names the output files (surfaces check a filename early).
+    `files`, when known in advance, names the output files (surfaces check a filename early);
+    `people_settle` marks tasks that people can complete: a run that spends its attempts hands
+    such a task back (see HandBack) instead of ending it in error.
     """
 
     name: str
     run: Run
     validate: Validate | None = None
     files: tuple[str, ...] | None = None
+    people_settle: bool = False
 
 
 class RunContext:
@@ -92,9 +95,10 @@ _lock = threading.Lock()
 
 
 def register(name: str, run: Run, validate: Validate | None = None,
-             files: tuple[str, ...] | None = None) -> TaskType:
+             files: tuple[str, ...] | None = None, people_settle: bool = False) -> TaskType:
     """Register a task type under `name` (a later registration replaces an earlier one)."""
-    task_type = TaskType(name=name, run=run, validate=validate, files=files)
+    task_type = TaskType(name=name, run=run, validate=validate, files=files,
+                         people_settle=people_settle)
     _types[name] = task_type
     return task_type
 

@@ -92,11 +92,14 @@ def _settle_unclaimable(key: str, now: float, max_attempts: int) -> None:
 
 
 def give_up(task: Task, lease: str, max_attempts: int, now: float) -> Task | None:
-    """End an open task whose attempts are spent in error (if nothing moved it meanwhile)."""
+    """End an open task whose attempts are spent in error (if nothing moved it meanwhile); one
+    that people can settle is handed back to them instead."""
+    task_type = registry.find(task.account_id, task.task_type)
+    to_people = task_type is not None and task_type.people_settle
     ended = store.give_up(task.key, task.status, lease,
                           f"the task did not finish in {max_attempts} attempts", iso(now),
-                          expires_at=expiry(now))
-    if ended is not None:
+                          expires_at=expiry(now), to_people=to_people)
+    if ended is not None and ended.finished:
         hooks.finished(ended)
     return ended
 
@@ -138,8 +141,10 @@ def _execute(task: Task) -> Task | None:
     if runner.is_alive():
         context.stop.set()
         log.warning("task %s ran past its %g s wall time; its thread is abandoned", task.key, wall)
-        return _finish(task, ERROR, error=f"the task ran longer than its wall-time limit of {wall:g} s",
-                       files=list(context.files))
+        message = f"the task ran longer than its wall-time limit of {wall:g} s"
+        if task_type is not None and task_type.people_settle:
+            return store.hand_back(task.key, task.attempt, message, iso(time.time()))
+        return _finish(task, ERROR, error=message, files=list(context.files))
     failure = outcome.get("error")
     if failure is None:
         return _finish(task, SUCCESS, result=outcome["result"], files=context.files)

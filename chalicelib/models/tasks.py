@@ -347,12 +347,19 @@ def settle(key: str, account_id: str, status: str, now: str, *, result: Any = No
 
 
 def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str, *,
-            expires_at: float | None = None) -> Task | None:
-    """An open task whose attempts are spent -> error, if nothing moved it since it was read."""
-    actions = [*_finish_actions(ERROR, key, now, expires_at), TaskRecord.error.set(message)]
+            expires_at: float | None = None, to_people: bool = False) -> Task | None:
+    """An open task whose attempts are spent -> error, if nothing moved it since it was read.
+
+    With `to_people` it goes back to queued without a lease instead (see hand_back), no TTL.
+    """
+    if to_people:
+        actions = [*_status_actions(QUEUED, key, now), TaskRecord.error.set(message),
+                   TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+    else:
+        actions = [*_finish_actions(ERROR, key, now, expires_at), TaskRecord.error.set(message)]
     condition = TaskRecord.status == seen_status
     condition &= (TaskRecord.lease_sk == seen_lease) if seen_lease else TaskRecord.lease_sk.does_not_exist()
-    return _update(key, actions, condition, ERROR)
+    return _update(key, actions, condition, QUEUED if to_people else ERROR)
 
 
 def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, now: str) -> Task | None:

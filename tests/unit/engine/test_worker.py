@@ -206,6 +206,48 @@ def test_janitor_redrives_expired_leases_until_the_attempt_limit(engine, world, 
     assert engine.get_task(task.key).status == "error"
 
 
+def test_janitor_hands_a_task_people_settle_back_to_them_when_its_attempts_are_spent(
+        engine, world, monkeypatch, task_types, finished_tasks):
+    from chalicelib import config
+    from chalicelib.engine import janitor
+    from chalicelib.engine.tasks import iso
+    from chalicelib.models import tasks as store
+
+    monkeypatch.setenv("TASKPORT_TASK_MAX_ATTEMPTS", "1")
+    config.get_settings.cache_clear()
+    task_types("test.settled", lambda params, ctx: "never reached", people_settle=True)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.settled", {})])[0]
+    now = time.time()
+    assert store.claim(task.key, iso(now), now, now + 60, 1) is not None  # its worker dies
+    assert janitor.run(now=now + 61) == {"redriven": 0, "failed": 1, "unsent": 0}
+    waiting = engine.get_task(task.key)
+    assert (waiting.status, waiting.error) == ("queued", "the task did not finish in 1 attempts")
+    assert waiting.expires_at is None and finished_tasks == []
+    assert janitor.run(now=now + 10_000)["failed"] == 0  # no lease left to expire
+    assert engine.cancel_task(task.key, "acct").status == "canceled"
+
+
+def test_task_people_settle_that_overruns_its_wall_time_is_handed_back(
+        engine, monkeypatch, task_types, finished_tasks):
+    import threading
+
+    from chalicelib import config
+    from chalicelib.engine import worker
+
+    monkeypatch.setenv("TASKPORT_TASK_WALL_SECONDS", "0.2")
+    config.get_settings.cache_clear()
+    release = threading.Event()
+    task_types("test.slow", lambda params, ctx: release.wait(10), people_settle=True)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.slow", {})])[0]
+    try:
+        worker.run_task(task.key)
+    finally:
+        release.set()
+    waiting = engine.get_task(task.key)
+    assert waiting.status == "queued" and "wall-time limit" in waiting.error
+    assert finished_tasks == []
+
+
 def test_redelivered_message_reclaims_a_task_whose_lease_expired(engine):
     from chalicelib.engine import worker
     from chalicelib.engine.tasks import iso
