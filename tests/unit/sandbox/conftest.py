@@ -13,8 +13,10 @@ from chalicelib.sandbox.server import REPO_ROOT
 CANARY = "canary-3f1e9b"
 
 DIRTY_SERVER = """
-import signal, sys, threading
+import os, resource, signal, sys, threading
 from chalicelib.sandbox import server
+# An inheritable descriptor at the highest number allowed: children must close it too.
+os.dup2(os.open(os.devnull, os.O_RDONLY), resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1)
 url, stop = server.serve_in_process()
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 print(url, flush=True)
