@@ -7,7 +7,8 @@ Two sparse indexes ride on the same items:
   not indexed.
 - `by_lease` (lease_pk = "LEASE#<shard>", lease_sk = zero-padded expiry in epoch seconds, KEYS_ONLY):
   every enqueued task that is not finished carries a lease, so the janitor finds lost work with
-  one query per shard. The lease is removed by every transition to a final status.
+  one query per shard. The lease is removed by every transition to a final status, and by a
+  hand-back (executing -> queued for people to settle), after which nothing re-drives the task.
 
 Every transition to a final status may also set `expires_at` (the table's TTL attribute, epoch
 seconds): DynamoDB deletes the finished task some time after that moment.
