@@ -291,6 +291,12 @@ def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -
     return actions
 
 
+def _hand_back_actions(key: str, now: str, message: str) -> list[Any]:
+    """Back to queued for people: no lease (nothing re-drives it), why in `error`, no TTL."""
+    return [*_status_actions(QUEUED, key, now), TaskRecord.error.set(message),
+            TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+
+
 def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attempts: int) -> Task | None:
     """queued (or executing with an expired lease) -> executing, attempt + 1, with a new lease.
 
@@ -321,8 +327,7 @@ def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
 
 def hand_back(key: str, attempt: int, message: str, now: str) -> Task | None:
     """executing (this attempt) -> queued without a lease: only settle() ends it now (no TTL)."""
-    actions = [*_status_actions(QUEUED, key, now), TaskRecord.error.set(message),
-               TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+    actions = _hand_back_actions(key, now, message)
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
     return _update(key, actions, condition, QUEUED)
 
@@ -354,8 +359,7 @@ def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, no
     With `to_people` it goes back to queued without a lease instead (see hand_back), no TTL.
     """
     if to_people:
-        actions = [*_status_actions(QUEUED, key, now), TaskRecord.error.set(message),
-                   TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+        actions = _hand_back_actions(key, now, message)
     else:
         actions = [*_finish_actions(ERROR, key, now, expires_at), TaskRecord.error.set(message)]
     condition = TaskRecord.status == seen_status
