@@ -44,9 +44,12 @@ class Emulator:
                                                    MotoRequestHandler, create_backend_app)
         from werkzeug.serving import make_server
 
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass  # one line per AWS call would drown the local stack's own log
+
         app = serialized(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(host, port, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
+        self._server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator",
                                         daemon=True)
         host_, port_ = self._server.server_address[:2]

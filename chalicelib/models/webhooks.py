@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from pynamodb.attributes import (BinaryAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
+from pynamodb.constants import NONE
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
@@ -146,12 +147,13 @@ def list_deliveries(task_key: str) -> list[Delivery]:
 
 def record_outcome(task_key: str, delivery_id: str, *, expected_attempts: int,
                    attempt: Attempt | None, status: str, next_attempt_at: dt.datetime | None,
-                   reason: str | None) -> Delivery | None:
+                   reason: str | None) -> bool:
     """Append an attempt (if any) and set the status, only if no one else recorded one since.
 
-    None when the condition failed: a duplicate SQS message already handled this step.
+    False when the condition failed: a duplicate SQS message already handled this step. The
+    write asks for nothing back: the item carries the compressed event body, which the sender
+    has already and would otherwise receive and unpack again for every attempt.
     """
-    record = DeliveryRecord(_pk(task_key), delivery_id)
     actions: list[Any] = [DeliveryRecord.status.set(status),
                           DeliveryRecord.updated_at.set(now())]
     if attempt is not None:
@@ -165,10 +167,12 @@ def record_outcome(task_key: str, delivery_id: str, *, expected_attempts: int,
                    else DeliveryRecord.next_attempt_at.remove())
     actions.append(DeliveryRecord.reason.set(reason) if reason else DeliveryRecord.reason.remove())
     try:
-        record.update(actions=actions, condition=(DeliveryRecord.status == PENDING) & (
-            DeliveryRecord.attempt_count == expected_attempts))
+        DeliveryRecord._get_connection().update_item(
+            _pk(task_key), range_key=delivery_id, actions=actions, return_values=NONE,
+            condition=(DeliveryRecord.status == PENDING) & (
+                DeliveryRecord.attempt_count == expected_attempts))
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
-            return None
+            return False
         raise
-    return _to_delivery(record)
+    return True

@@ -235,10 +235,9 @@ def _post_within(url: str, headers: dict[str, str], body: bytes,
 
 def _record(step: Step, attempt: Attempt, status: str, next_at: dt.datetime | None,
             reason: str | None) -> bool:
-    recorded = store.record_outcome(step.task_key, step.delivery_id,
-                                    expected_attempts=step.attempts_made, attempt=attempt,
-                                    status=status, next_attempt_at=next_at, reason=reason)
-    return recorded is not None
+    return store.record_outcome(step.task_key, step.delivery_id,
+                                expected_attempts=step.attempts_made, attempt=attempt,
+                                status=status, next_attempt_at=next_at, reason=reason)
 
 
 def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
