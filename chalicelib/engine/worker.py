@@ -110,7 +110,7 @@ def _execute(task: Task) -> Task | None:
     task_type = registry.find(task.account_id, task.task_type)
 
     def report_progress(value: Any) -> None:
-        if store.set_progress(task.key, task.attempt, value, iso(time.time())) is None:
+        if not store.set_progress(task.key, task.attempt, value, iso(time.time())):
             raise registry.TaskCanceled(f"task {task.key} is no longer running this attempt")
 
     def store_file(name: str, data: bytes, content_type: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
+from pynamodb.constants import NONE
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -332,12 +333,23 @@ def hand_back(key: str, attempt: int, message: str, now: str) -> Task | None:
     return _update(key, actions, condition, QUEUED)
 
 
-def set_progress(key: str, attempt: int, value: Any, now: str) -> Task | None:
-    """Record progress of the running attempt; None when the task is no longer this attempt's."""
+def set_progress(key: str, attempt: int, value: Any, now: str) -> bool:
+    """Record progress of the running attempt; False when the task is no longer this attempt's.
+
+    Asks for nothing back: the item carries the task's parameters, which a task reporting
+    progress often would otherwise receive again with every report.
+    """
     actions = [TaskRecord.progress.set(value), TaskRecord.progressed_at.set(now),
                TaskRecord.updated_at.set(now)]
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
-    return _update(key, actions, condition)
+    try:
+        TaskRecord._get_connection().update_item(_pk(key), range_key="TASK", actions=actions,
+                                                 condition=condition, return_values=NONE)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,
