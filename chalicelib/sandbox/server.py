@@ -158,8 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
     url, _ = serve_in_process(options.host, options.port)
     # Exit through the interpreter on SIGTERM (stop()), so that atexit removes the directory
-    # that holds the calls' working directories.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    # that holds the calls' working directories; quietly on SIGINT too, which a Ctrl-C in the
+    # terminal of `make dev` sends to this process as well as to the stack.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: sys.exit(0))
     print(url, flush=True)
     threading.Event().wait()
 

@@ -209,3 +209,28 @@ def test_server_entry_starts_once_scrubbed_without_a_locale():
         process.terminate()
         process.wait(timeout=10)
         process.stdout.close()
+
+
+def test_server_entry_stops_quietly_on_ctrl_c():
+    """Ctrl-C in `make dev` reaches the sandbox server too: it exits 0, with no traceback."""
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    from chalicelib.sandbox.server import REPO_ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.sandbox.server"], cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready and process.stdout.readline().startswith(b"http://127.0.0.1:")
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=10)
+        assert process.returncode == 0 and b"Traceback" not in errors, errors
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
