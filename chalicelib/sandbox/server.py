@@ -119,10 +119,15 @@ def clean_environment() -> dict[str, str]:
 
 
 def spawn(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
-    """Start `python -m chalicelib.sandbox.server` with a scrubbed environment; (url, stop)."""
+    """Start `python -m chalicelib.sandbox.server` with a scrubbed environment; (url, stop).
+
+    The server's stdin is a pipe that only this process holds open: when this process ends,
+    however it ends, the server reads EOF and exits, so no server outlives its starter.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.sandbox.server", "--host", host, "--port", str(port)],
-        env=clean_environment(), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "chalicelib.sandbox.server", "--host", host, "--port", str(port),
+         "--exit-with-stdin"],
+        env=clean_environment(), cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         close_fds=True)
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
@@ -138,10 +143,18 @@ def spawn(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], Non
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
 
     return line, stop
+
+
+def _exit_at_eof() -> None:
+    """Wait for stdin to close, then stop as SIGTERM would (the main thread runs atexit)."""
+    while sys.stdin.buffer.read(4096):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,11 +162,13 @@ def main(argv: list[str] | None = None) -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--host", default="127.0.0.1")
     args.add_argument("--port", type=int, default=0)
+    args.add_argument("--exit-with-stdin", action="store_true",
+                      help="exit when stdin reaches EOF (the starter went away)")
     options = args.parse_args(argv)
     if any(k.startswith(SECRET_PREFIXES) or k not in SAFE_ENVIRONMENT for k in os.environ):
         # Start over with nothing secret in the environment block or anywhere in memory.
         os.execve(sys.executable, [sys.executable, "-m", "chalicelib.sandbox.server",
-                                   "--host", options.host, "--port", str(options.port)],
+                                   *(argv if argv is not None else sys.argv[1:])],
                   clean_environment())
     threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
     url, _ = serve_in_process(options.host, options.port)
@@ -162,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     # terminal of `make dev` sends to this process as well as to the stack.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, frame: sys.exit(0))
+    if options.exit_with_stdin:
+        threading.Thread(target=_exit_at_eof, name="sandbox-starter-watch", daemon=True).start()
     print(url, flush=True)
     threading.Event().wait()
 

@@ -234,3 +234,33 @@ def test_server_entry_stops_quietly_on_ctrl_c():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_spawned_server_exits_when_its_starter_dies_without_stopping_it():
+    """A starter killed outright (no stop(), no atexit) leaves no sandbox server behind."""
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from chalicelib.sandbox.server import REPO_ROOT
+
+    starter = subprocess.run(
+        [sys.executable, "-c", "import os\n"
+         "from chalicelib.sandbox.server import spawn\n"
+         "url, stop = spawn()\n"
+         "print(url, flush=True)\n"
+         "os._exit(0)\n"],
+        cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
+        capture_output=True, timeout=60, check=True)
+    url = starter.stdout.decode().strip()
+    assert url.startswith("http://127.0.0.1:")
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2).close()
+        except (urllib.error.URLError, ConnectionError):
+            break  # nothing listens any more: the server is gone
+        assert time.monotonic() < deadline, "the sandbox server outlived its starter"
+        time.sleep(0.1)
