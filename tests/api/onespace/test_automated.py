@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from standardwebhooks import Webhook
 
+from tests.api.dragon.conftest import drain
 from tests.api.onespace.conftest import GOOD_INPUT, new_id, put_task, put_workflow, run_sender
 
 SCRIPT_PATH = "/workflows/titles.py"
@@ -26,25 +27,6 @@ def _store_script(client: Any, account: dict[str, Any], source: str) -> None:
     assert response.status_code == 200, response.body
 
 
-def _run_worker(world: dict[str, str]) -> int:
-    """Feed the tasks queue to the engine's worker as the task_worker Lambda would."""
-    from chalicelib import aws
-    from chalicelib.engine import worker
-
-    sqs = aws.client("sqs")
-    handled = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=world["tasks_queue"], MaxNumberOfMessages=10,
-                                       VisibilityTimeout=0).get("Messages", [])
-        if not messages:
-            return handled
-        worker.handle_batch([{"messageId": m["MessageId"], "body": m["Body"],
-                              "receiptHandle": m["ReceiptHandle"]} for m in messages])
-        for message in messages:
-            sqs.delete_message(QueueUrl=world["tasks_queue"], ReceiptHandle=message["ReceiptHandle"])
-        handled += len(messages)
-
-
 def _automated(client, basic, receiver) -> dict[str, Any]:
     response = put_workflow(client, basic, webhook_url=receiver.url,
                             handler_script_path=SCRIPT_PATH)
@@ -61,7 +43,7 @@ def test_automated_task_runs_script_and_sends_signed_webhook(client, basic, acco
     assert created.status_code == 201
     assert json.loads(created.body)["status"]["code"] == "open"
 
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     got = json.loads(client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic).body)
     output = {"RadioList": "Title option 1", "count": 2}
     assert got["status"]["code"] == "completed" and got["output"] == output
@@ -82,7 +64,7 @@ def test_failing_script_leaves_task_open_for_a_person(client, basic, account, re
     workflow = _automated(client, basic, receiver)
     task_id = new_id()
     put_task(client, basic, task_id, GOOD_INPUT)
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     assert _get(client, basic, task_id)["status"] == {
         "code": "open", "cancelable": True, "canceled": False, "completed": False}
     listed = json.loads(client.http.get("/workflows/titles/tasks?status=open",
@@ -107,11 +89,11 @@ def test_failing_script_runs_once_and_is_not_redriven(client, basic, account, re
     _automated(client, basic, receiver)
     task_id = new_id()
     put_task(client, basic, task_id, GOOD_INPUT)
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     key = _key(account, task_id)
     worker.run_task(key)  # a late duplicate of its message
     assert janitor.run(now=time.time() + 10_000)["redriven"] == 0
-    assert _run_worker(world) == 0
+    assert drain(world["tasks_queue"]) == 0
     from chalicelib.engine import tasks as engine
 
     task = engine.get_task(key)
@@ -127,7 +109,7 @@ def test_missing_script_leaves_the_task_open_with_the_reason(client, basic, acco
     _automated(client, basic, receiver)  # no script stored
     task_id = new_id()
     put_task(client, basic, task_id, GOOD_INPUT)
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     assert _get(client, basic, task_id)["status"]["code"] == "open"
     assert "/workflows/titles.py" in engine.get_task(_key(account, task_id)).error
 
@@ -144,7 +126,7 @@ def test_script_gets_no_more_than_the_task_has_left_and_a_timeout_hands_it_back(
     put_task(client, basic, task_id, GOOD_INPUT)
     monkeypatch.setenv("TASKPORT_TASK_WALL_SECONDS", "3")  # the handler wall time stays 10 s
     config.get_settings.cache_clear()
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     # With the handler's 10 s the worker's 3 s wall time would have ended it in error first.
     task = engine.get_task(_key(account, task_id))
     assert task.status == "queued" and "Timeout" in task.error, task.error
@@ -183,7 +165,7 @@ def test_failed_automated_task_can_be_canceled(client, basic, account, receiver,
     _automated(client, basic, receiver)
     task_id = new_id()
     put_task(client, basic, task_id, GOOD_INPUT)
-    _run_worker(world)
+    drain(world["tasks_queue"])
     canceled = client.http.delete(f"/workflows/titles/tasks/{task_id}", headers=basic)
     assert canceled.status_code == 200
     assert json.loads(canceled.body)["status"]["code"] == "canceled"
@@ -196,7 +178,7 @@ def test_task_canceled_before_its_run_is_not_completed_by_it(client, basic, acco
     task_id = new_id()
     put_task(client, basic, task_id, GOOD_INPUT)
     client.http.delete(f"/workflows/titles/tasks/{task_id}", headers=basic)
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     response = client.http.get(f"/workflows/titles/tasks/{task_id}", headers=basic)
     assert json.loads(response.body)["code"] == "61286"
     run_sender(client, lambda: len(receiver.received) == 1)
@@ -209,5 +191,5 @@ def test_repeated_put_of_automated_task_runs_script_once(client, basic, account,
     task_id = new_id()
     assert put_task(client, basic, task_id, GOOD_INPUT).status_code == 201
     assert put_task(client, basic, task_id, GOOD_INPUT).status_code == 200
-    assert _run_worker(world) == 1
+    assert drain(world["tasks_queue"]) == 1
     assert _get(client, basic, task_id)["status"]["code"] == "completed"
