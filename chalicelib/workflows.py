@@ -292,7 +292,8 @@ def _run_workflow_task(params: dict[str, Any], ctx: registry.RunContext) -> Any:
     """An automated workflow task's run: `handler(input) -> dict` in the sandbox completes it.
 
     When the script cannot be read, raises, times out or returns something other than a dict,
-    the task is handed back: it stays open for a person to complete or the client to cancel.
+    the engine hands the task back (the type is registered with people_settle): it stays open
+    for a person to complete or the client to cancel.
     """
     script = params.get("script")
     if not script:
@@ -303,21 +304,13 @@ def _run_workflow_task(params: dict[str, Any], ctx: registry.RunContext) -> Any:
     remaining = ctx.remaining_seconds()
     wall = settings.handler_wall_seconds if remaining is None else \
         min(settings.handler_wall_seconds, max(remaining - 1.0, 0.1))
-    try:
-        source, _ = files.read_script(ctx.account_id, script)
-        output = sandbox.run_function(source, script, "handler", [params["input"]], {},
-                                      sandbox.Limits(wall_seconds=wall))
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong, a person can still finish it
-        raise registry.HandBack(f"the script {script} failed: {_reason(exc)}") from exc
+    source, _ = files.read_script(ctx.account_id, script)
+    output = sandbox.run_function(source, script, "handler", [params["input"]], {},
+                                  sandbox.Limits(wall_seconds=wall))
     if not isinstance(output, dict):
-        raise registry.HandBack(f"the script {script} returned {type(output).__name__}; "
-                                "handler(input) must return a dict of outputs")
+        raise TypeError(f"the script {script} returned {type(output).__name__}; "
+                        "handler(input) must return a dict of outputs")
     return output
-
-
-def _reason(exc: Exception) -> str:
-    message = str(exc).strip()
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _validate_task_params(params: dict[str, Any]) -> None:

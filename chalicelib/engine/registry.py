@@ -12,15 +12,6 @@ class TaskCanceled(Exception):
     """Raised into running code when its task was canceled (or re-driven) under it."""
 
 
-class HandBack(Exception):
-    """Raised by a run that could not finish its task and leaves it to people.
-
-    The task goes back to `queued` without a lease or a message, with this message as its
-    error: nothing runs it again, and only complete_task or cancel_task end it. For tasks that
-    people can settle (workflow tasks); any other task simply ends in error when its run fails.
-    """
-
-
 Run = Callable[[dict[str, Any], "RunContext"], Any]
 Validate = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 Resolver = Callable[[str, str], "TaskType | None"]
@@ -31,8 +22,10 @@ class TaskType(NamedTuple):
 
     `validate(params)` raises errors.Invalid(field=...) and may return normalised params;
     `files`, when known in advance, names the output files (surfaces check a filename early);
-    `people_settle` marks tasks that people can complete: a run that spends its attempts hands
-    such a task back (see HandBack) instead of ending it in error.
+    `people_settle` marks tasks that people can complete: when such a task's run fails, overruns
+    its wall time or spends its attempts, the task is handed back (queued again, without a lease
+    or a message, the failure in its `error`) for complete_task or cancel_task, instead of
+    ending in error.
     """
 
     name: str

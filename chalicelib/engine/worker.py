@@ -151,8 +151,8 @@ def _execute(task: Task) -> Task | None:
     if isinstance(failure, registry.TaskCanceled):
         log.info("task %s was canceled while it ran; its result is dropped", task.key)
         return None
-    if isinstance(failure, registry.HandBack):
-        log.info("task %s is handed back to people: %s", task.key, failure)
+    if task_type is not None and task_type.people_settle:
+        log.info("task %s is handed back to people: %s", task.key, failure, exc_info=failure)
         return store.hand_back(task.key, task.attempt, _describe(failure), iso(time.time()))
     log.info("task %s failed", task.key, exc_info=failure)
     return _finish(task, ERROR, error=_describe(failure), files=context.files)

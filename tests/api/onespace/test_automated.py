@@ -98,8 +98,7 @@ def test_failing_script_runs_once_and_is_not_redriven(client, basic, account, re
 
     task = engine.get_task(key)
     assert (task.status, task.attempt) == ("queued", 1)
-    assert task.error == ("the script /workflows/titles.py failed: "
-                          "ScriptError: ValueError: no title fits")
+    assert task.error == "ValueError: no title fits"
 
 
 def test_missing_script_leaves_the_task_open_with_the_reason(client, basic, account, receiver,
@@ -129,7 +128,7 @@ def test_script_gets_no_more_than_the_task_has_left_and_a_timeout_hands_it_back(
     assert drain(world["tasks_queue"]) == 1
     # With the handler's 10 s the worker's 3 s wall time would have ended it in error first.
     task = engine.get_task(_key(account, task_id))
-    assert task.status == "queued" and "Timeout" in task.error, task.error
+    assert task.status == "queued" and "the call ran longer than" in task.error, task.error
 
 
 def test_new_automated_task_costs_one_write_and_one_send(client, basic, account, receiver,

@@ -73,19 +73,19 @@ def test_crash_mid_task_ends_in_error_with_the_message(engine, task_types, finis
 
 def test_handed_back_task_waits_for_a_person_and_nothing_runs_it_again(engine, world, task_types,
                                                                       finished_tasks):
-    from chalicelib.engine import janitor, registry, worker
+    from chalicelib.engine import janitor, worker
 
     runs = []
 
     def give_back(params, ctx):
         runs.append(ctx.attempt)
-        raise registry.HandBack("the script failed: ValueError: no title fits")
+        raise ValueError("no title fits")
 
-    task_types("test.people", give_back)
+    task_types("test.people", give_back, people_settle=True)
     task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.people", {})])[0]
     assert worker.handle_batch(_event(task.key)["Records"]) == {"batchItemFailures": []}
     waiting = engine.get_task(task.key)
-    assert (waiting.status, waiting.error) == ("queued", "the script failed: ValueError: no title fits")
+    assert (waiting.status, waiting.error) == ("queued", "no title fits")
     assert waiting.expires_at is None and finished_tasks == []
 
     worker.handle_batch(_event(task.key)["Records"])  # a duplicate or late message
