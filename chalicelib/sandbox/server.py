@@ -151,8 +151,12 @@ def spawn(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], Non
 
 
 def _exit_at_eof() -> None:
-    """Wait for stdin to close, then stop as SIGTERM would (the main thread runs atexit)."""
-    while sys.stdin.buffer.read(4096):
+    """Wait for stdin to close, then stop as SIGTERM would (the main thread runs atexit).
+
+    Reads descriptor 0, not sys.stdin: a daemon thread blocked inside the buffered reader holds
+    its lock, and the interpreter's shutdown (after stop()'s SIGTERM) then aborts on it.
+    """
+    while os.read(0, 4096):
         pass
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -264,3 +264,32 @@ def test_spawned_server_exits_when_its_starter_dies_without_stopping_it():
             break  # nothing listens any more: the server is gone
         assert time.monotonic() < deadline, "the sandbox server outlived its starter"
         time.sleep(0.1)
+
+
+def test_spawned_server_stops_cleanly_while_watching_its_starter():
+    """stop() (SIGTERM) while the server waits on its starter's pipe: exit 0, no fatal error
+    from a daemon thread holding stdin's buffer lock at interpreter shutdown."""
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    from chalicelib.sandbox.server import REPO_ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.sandbox.server", "--exit-with-stdin"], cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready and process.stdout.readline().startswith(b"http://127.0.0.1:")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        errors = process.stderr.read()
+        assert process.returncode == 0 and b"Fatal" not in errors, (process.returncode, errors)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
