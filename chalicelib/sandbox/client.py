@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import atexit
 import base64
-import http.client
 import json
 import os
+import socket
 import threading
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ConfigurationError
+from chalicelib.sandbox import http1
 from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame
 
@@ -83,30 +84,71 @@ def stop_local() -> None:
         _local = None
 
 
+class _Connection:
+    """A kept-alive HTTP/1.1 connection to one sandbox server (one per thread)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.sock = socket.create_connection((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def post(self, target: str, body: bytes, timeout: float) -> tuple[int, bytes, bool]:
+        """(status, body, whether the server still keeps the connection) of one POST.
+        Raises _Stale when the server had closed the connection before answering anything."""
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(http1.request("POST", target, f"{self.host}:{self.port}", body,
+                                            "application/octet-stream"))
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _Stale() from exc
+        try:
+            head = http1.read_head(self.reader)
+        except ConnectionResetError as exc:
+            raise _Stale() from exc
+        if head is None:
+            raise _Stale()
+        if len(head.start) < 2 or not head.start[1].isdigit():
+            raise http1.BadMessage(f"malformed status line {' '.join(head.start)[:100]!r}")
+        length = head.content_length()
+        if length is None:
+            raise http1.BadMessage("the answer has no Content-Length")
+        return int(head.start[1]), http1.read_body(self.reader, length), head.keeps_alive()
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+class _Stale(Exception):
+    """A kept-alive connection the server had closed: nothing was answered on it."""
+
+
 def _post(url: str, frame: bytes, timeout: float) -> bytes:
     parts = urlsplit(url)
-    key = (parts.hostname, parts.port)
+    key = (parts.hostname or "127.0.0.1", parts.port or 80)
+    connections = _connections.__dict__.setdefault("by_address", {})
     for attempt in range(2):
-        connection = getattr(_connections, "by_address", {}).get(key)
-        if connection is None:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-            _connections.by_address = {**getattr(_connections, "by_address", {}), key: connection}
-        connection.timeout = timeout
+        connection = connections.pop(key, None)
         try:
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout)
-            connection.request("POST", "/run", body=frame,
-                               headers={"Content-Type": "application/octet-stream"})
-            response = connection.getresponse()
-            data = response.read()
-        except (ConnectionError, http.client.HTTPException, OSError) as exc:
+            if connection is None:
+                connection = _Connection(*key)
+            status, data, keep_alive = connection.post("/run", frame, timeout)
+        except _Stale:
             connection.close()
-            _connections.by_address.pop(key, None)
-            if attempt == 0 and not isinstance(exc, TimeoutError):
-                continue  # a kept-alive connection the server closed: try a fresh one once
+            if attempt == 0:
+                continue  # closed while idle (e.g. the server restarted): once more, afresh
+            raise Crashed(f"the sandbox server at {url} closed the connection") from None
+        except (OSError, http1.BadMessage) as exc:
+            if connection is not None:
+                connection.close()
             raise Crashed(f"the sandbox server at {url} did not answer: {exc}") from exc
-        if response.status != 200:
-            raise Crashed(f"the sandbox server answered {response.status}: {data[:200]!r}")
+        if keep_alive:
+            connections[key] = connection
+        else:
+            connection.close()
+        if status != 200:
+            raise Crashed(f"the sandbox server answered {status}: {data[:200]!r}")
         return data
     raise Crashed(f"the sandbox server at {url} did not answer")
 

@@ -12,15 +12,16 @@ calling process (forks inherit that process's memory: only for a process holding
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from chalicelib.sandbox import runner
+from chalicelib.sandbox import http1, runner
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame, failure
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -30,61 +31,79 @@ SECRET_PREFIXES = ("AWS_", "TASKPORT_")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "taskport-sandbox"
+class _Handler(socketserver.StreamRequestHandler):
+    """One kept-alive connection: answer requests until the peer closes it."""
+
     disable_nagle_algorithm = True
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path == "/health":
-            self._send(200, b"ok", "text/plain")
-        else:
-            self._send(404, b"not found", "text/plain")
-
-    def do_POST(self) -> None:  # noqa: N802
-        if self.path != "/run":
-            self._send(404, b"not found", "text/plain")
-            return
+    def handle(self) -> None:
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_REQUEST_BYTES:
-            self.close_connection = True
-            self._send(413, b"request too large", "text/plain")
-            return
-        frame = self.rfile.read(length)
+            while self._answer_one():
+                pass
+        except OSError:
+            pass  # the peer went away
+
+    def _answer_one(self) -> bool:
+        """Read and answer one request; whether the connection stays open."""
+        try:
+            head = http1.read_head(self.rfile)
+            if head is None:
+                return False
+            length = head.content_length()
+        except http1.Unsupported as exc:
+            self._send(501, str(exc).encode(), "text/plain", keep_alive=False)
+            return False
+        except http1.BadMessage as exc:
+            self._send(400, str(exc).encode(), "text/plain", keep_alive=False)
+            return False
+        route = (head.start[0], head.start[1])
+        if route == ("POST", "/run") and length is None:
+            self._send(411, b"Content-Length required", "text/plain", keep_alive=False)
+            return False
+        if (length or 0) > MAX_REQUEST_BYTES:
+            self._send(413, b"request too large", "text/plain", keep_alive=False)
+            return False
+        if head.headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            body = http1.read_body(self.rfile, length or 0)
+        except http1.BadMessage:
+            return False  # the peer closed mid-body: nobody to answer
+        keep_alive = head.keeps_alive()
+        if route == ("POST", "/run"):
+            self._run(body, keep_alive)
+        elif route == ("GET", "/health"):
+            self._send(200, b"ok", "text/plain", keep_alive)
+        else:
+            self._send(404, b"not found", "text/plain", keep_alive)
+        return keep_alive
+
+    def _run(self, frame: bytes, keep_alive: bool) -> None:
         try:
             header, body = decode_frame(frame)
             call, limits = header["call"], Limits.from_dict(header.get("limits") or {})
         except Exception as exc:  # noqa: BLE001 - a malformed request is answered, not raised
-            self._send(400, f"malformed call: {exc}".encode(), "text/plain")
+            self._send(400, f"malformed call: {exc}".encode(), "text/plain", keep_alive)
             return
         try:
             answer, clean_up = runner.execute(call, body, limits)
         except Exception as exc:  # noqa: BLE001 - e.g. fork failing under load
-            self.log_error("sandbox call failed: %r", exc)
+            logging.getLogger("taskport").error("sandbox call failed: %r", exc)
             answer = encode_frame(failure("crashed", f"the sandbox could not run the call: {exc}"))
             clean_up = None
         try:
-            self._send(200, answer, "application/octet-stream")
+            self._send(200, answer, "application/octet-stream", keep_alive)
         finally:
             if clean_up is not None:  # after the answer is sent: no fork competes with it
                 runner.clean_up_later(clean_up)
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass  # one line per call would drown the local stack's log
+    def _send(self, status: int, body: bytes, content_type: str, keep_alive: bool) -> None:
+        self.wfile.write(http1.response(status, body, content_type, close=not keep_alive))
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    allow_reuse_address = True
     request_queue_size = 128
 
 
