@@ -17,6 +17,7 @@ kills, reaps and sweeps after the answer is sent. Containment per call (see READ
 """
 from __future__ import annotations
 
+import array
 import atexit
 import collections
 import ctypes
@@ -30,6 +31,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -52,6 +54,9 @@ READY = b"R"
 FILE_CLOCK_MARGIN_SECONDS = 0.05  # file times lag the clock by up to one tick (<= 10 ms)
 ANSWER_FD = 3  # in the child: the answer pipe
 CALL_FD = 4  # in the child: the call pipe, closed once the call is read
+CLONE_PARENT = 0x00008000
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2), whose first argument is the flags
+ZYGOTE_REPLY_SECONDS = 10
 
 _prepared = False
 _prepare_lock = threading.Lock()
@@ -60,6 +65,7 @@ _uids_in_use: set[int] = set()
 _next_slot = 0
 _baseline_tasks = 0
 _environment_block = (0, 0)
+_zygote: _Zygote | None = None
 
 
 def prepare() -> None:
@@ -76,11 +82,12 @@ def prepare() -> None:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
         _environment_block = (int(fields[47]), int(fields[48]))  # env_start, env_end
-        if os.geteuid() != 0:
-            _baseline_tasks = _count_own_tasks()
         import gc
 
         gc.freeze()  # forked children then share the warm heap instead of copying it
+        _start_zygote()
+        if os.geteuid() != 0:
+            _baseline_tasks = _count_own_tasks()  # the zygote included
         _prepared = True
     _nursery()  # start forking spares now, before the first call
 
@@ -263,7 +270,8 @@ def _hatch(dirty: _Used | None) -> _Spare:
     call_read, call_write = os.pipe()
     answer_read, answer_write = os.pipe()
     try:
-        pid = os.fork()
+        pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
+                          dirty_uid)
     except BaseException:
         for fd in (call_read, call_write, answer_read, answer_write):
             os.close(fd)
@@ -271,10 +279,6 @@ def _hatch(dirty: _Used | None) -> _Spare:
         if uid is not None:
             _release_uid(uid)
         raise
-    if pid == 0:  # pragma: no cover - runs in the child, which never returns
-        os.close(call_write)
-        os.close(answer_read)
-        _run_spare(call_read, answer_write, workdir, uid, dirty_uid)
     os.close(call_read)
     os.close(answer_write)
     spare = _Spare(pid, uid, workdir, call_write, answer_read)
@@ -287,6 +291,157 @@ def _hatch(dirty: _Used | None) -> _Spare:
         _remove_files_of(*dirty)
         _release_uid(dirty[0])
     return spare
+
+
+def _fork_spare(call_read: int, call_write: int, answer_read: int, answer_write: int,
+                workdir: str, uid: int | None, dirty_uid: int | None) -> int:
+    """Start a child running _run_spare; its pid. The zygote forks it when there is one."""
+    zygote = _zygote
+    if zygote is not None:
+        try:
+            return zygote.fork_spare(call_read, answer_write, workdir, uid, dirty_uid)
+        except _ZygoteGone:
+            logging.getLogger("taskport").warning(
+                "the sandbox zygote is gone; spares are forked from the serving process")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which never returns
+        os.close(call_write)
+        os.close(answer_read)
+        _run_spare(call_read, answer_write, workdir, uid, dirty_uid)
+    return pid
+
+
+class _ZygoteGone(Exception):
+    """The zygote died or stopped answering."""
+
+
+class _Zygote:
+    """A single-threaded process forked from the prepared parent before any call, whose only
+    work is forking spares.
+
+    A process pays for every page it writes after a fork (the page is copied, since its child
+    shares it). The serving parent writes all the time (threads, HTTP, answers), so forking
+    spares from it cost it ~350 such copies per call; the zygote idles between forks and
+    copies ~70. It forks with clone(CLONE_PARENT): each spare's parent is the
+    serving process, which waits for it, reads its exit status and kills its group as before.
+    """
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self._sock = sock
+        self._sock.settimeout(ZYGOTE_REPLY_SECONDS)
+        self._lock = threading.Lock()
+
+    def fork_spare(self, call_read: int, answer_write: int, workdir: str, uid: int | None,
+                   dirty_uid: int | None) -> int:
+        """The pid of a new spare holding these two pipe ends (the zygote closes its copies)."""
+        global _zygote
+        message = "\0".join((workdir, "" if uid is None else str(uid),
+                              "" if dirty_uid is None else str(dirty_uid))).encode()
+        with self._lock:
+            try:
+                socket.send_fds(self._sock, [message], [call_read, answer_write])
+                reply = self._sock.recv(256)
+            except OSError:
+                reply = b""
+            if not reply:
+                if _zygote is self:
+                    _zygote = None
+                    self._sock.close()
+                    try:
+                        os.kill(self.pid, signal.SIGKILL)  # dead already, or hung
+                    except ProcessLookupError:
+                        pass
+                    _reap(self.pid)
+                raise _ZygoteGone()
+        if not reply.isdigit():
+            raise OSError(f"the sandbox zygote could not fork: {reply.decode(errors='replace')}")
+        return int(reply)
+
+
+def _start_zygote() -> None:
+    """Fork the zygote (where clone's arguments are known); without it spares are forked here."""
+    global _zygote
+    if os.uname().machine not in SYS_CLONE:
+        return
+    parent_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the zygote, which never returns
+        code = 0
+        try:
+            parent_end.close()
+            _serve_as_zygote(zygote_end)
+        except BaseException:  # noqa: BLE001 - the parent sees the socket close
+            code = 1
+        finally:
+            os._exit(code)
+    zygote_end.close()
+    _zygote = _Zygote(pid, parent_end)
+
+
+def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in the zygote
+    """Fork a spare for each request until the parent goes away (end of stream).
+
+    Every page this loop writes is copied again after each fork (the new spare shares it), so
+    it is kept to few objects: everything is bound once and the request is plain text.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
+    clone = _clone_with_our_parent()
+    recvmsg, send, close = sock.recvmsg, sock.send, os.close
+    ancillary_size = socket.CMSG_SPACE(2 * 4)
+    while True:
+        message, ancillary, _, _ = recvmsg(1 << 16, ancillary_size)
+        if not message:
+            return
+        fds = array.array("i")
+        for _, _, data in ancillary:  # SCM_RIGHTS: descriptors as C ints
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+        try:
+            if len(fds) != 2:
+                raise ValueError(f"expected 2 descriptors, got {len(fds)}")
+            workdir, uid, dirty_uid = message.decode().split("\0")
+            pid = clone()
+            if pid == 0:
+                sock.close()
+                _run_spare(fds[0], fds[1], workdir, int(uid) if uid else None,
+                           int(dirty_uid) if dirty_uid else None)  # never returns
+            reply = b"%d" % pid
+        except (OSError, ValueError) as exc:
+            reply = f"{type(exc).__name__}: {exc}".encode()
+        finally:
+            for fd in fds:
+                close(fd)
+        send(reply)
+
+
+def _clone_with_our_parent() -> Callable[[], int]:  # pragma: no cover - runs in the zygote
+    """A function like os.fork(), except that the child's parent is this process's parent:
+    clone(2) with CLONE_PARENT, wrapped in the interpreter's own before- and after-fork work
+    as os.fork wraps fork(2). Only for a single-threaded process: no C library lock is held."""
+    api = ctypes.pythonapi
+    before, in_child, in_parent = api.PyOS_BeforeFork, api.PyOS_AfterFork_Child, \
+        api.PyOS_AfterFork_Parent
+    for function in (before, in_child, in_parent):
+        function.restype = None
+    syscall = ctypes.PyDLL(None, use_errno=True).syscall  # holds the GIL across the call
+    syscall.restype = ctypes.c_long
+    arguments = (ctypes.c_long(SYS_CLONE[os.uname().machine]),
+                 ctypes.c_long(CLONE_PARENT | signal.SIGCHLD), ctypes.c_long(0), ctypes.c_long(0),
+                 ctypes.c_long(0), ctypes.c_long(0))
+
+    def clone() -> int:
+        before()
+        pid = syscall(*arguments)
+        if pid == 0:
+            in_child()
+            return 0
+        in_parent()
+        if pid < 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number))
+        return pid
+
+    return clone
 
 
 def _wait_ready(spare: _Spare) -> bool:
