@@ -335,12 +335,24 @@ class _Zygote:
     def fork_spare(self, call_read: int, answer_write: int, workdir: str, uid: int | None,
                    dirty_uid: int | None) -> int:
         """The pid of a new spare holding these two pipe ends (the zygote closes its copies)."""
+        reply = self._ask(b"\0".join((b"fork", workdir.encode(), _text(uid), _text(dirty_uid))),
+                          [call_read, answer_write])
+        if not reply.isdigit():
+            raise OSError(f"the sandbox zygote could not fork: {reply.decode(errors='replace')}")
+        return int(reply)
+
+    def kill_processes_of(self, uid: int) -> None:
+        """Kill every process of a used uid (the zygote does it itself: no fork)."""
+        reply = self._ask(b"kill\0" + _text(uid), [])
+        if reply != b"0":
+            raise OSError(f"the sandbox zygote could not kill uid {uid}'s processes: "
+                          f"{reply.decode(errors='replace')}")
+
+    def _ask(self, message: bytes, fds: list[int]) -> bytes:
         global _zygote
-        message = "\0".join((workdir, "" if uid is None else str(uid),
-                              "" if dirty_uid is None else str(dirty_uid))).encode()
         with self._lock:
             try:
-                socket.send_fds(self._sock, [message], [call_read, answer_write])
+                socket.send_fds(self._sock, [message], fds)
                 reply = self._sock.recv(256)
             except OSError:
                 reply = b""
@@ -354,9 +366,11 @@ class _Zygote:
                         pass
                     _reap(self.pid)
                 raise _ZygoteGone()
-        if not reply.isdigit():
-            raise OSError(f"the sandbox zygote could not fork: {reply.decode(errors='replace')}")
-        return int(reply)
+        return reply
+
+
+def _text(number: int | None) -> bytes:
+    return b"" if number is None else b"%d" % number
 
 
 def _start_zygote() -> None:
@@ -397,15 +411,20 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
         for _, _, data in ancillary:  # SCM_RIGHTS: descriptors as C ints
             fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
         try:
-            if len(fds) != 2:
-                raise ValueError(f"expected 2 descriptors, got {len(fds)}")
-            workdir, uid, dirty_uid = message.decode().split("\0")
-            pid = clone()
-            if pid == 0:
-                sock.close()
-                _run_spare(fds[0], fds[1], workdir, int(uid) if uid else None,
-                           int(dirty_uid) if dirty_uid else None)  # never returns
-            reply = b"%d" % pid
+            request, *fields = message.decode().split("\0")
+            if request == "kill" and not fds:
+                _kill_processes_of(int(fields[0]))
+                reply = b"0"
+            elif request == "fork" and len(fds) == 2:
+                workdir, uid, dirty_uid = fields
+                pid = clone()
+                if pid == 0:
+                    sock.close()
+                    _run_spare(fds[0], fds[1], workdir, int(uid) if uid else None,
+                               int(dirty_uid) if dirty_uid else None)  # never returns
+                reply = b"%d" % pid
+            else:
+                raise ValueError(f"unknown request {request!r} with {len(fds)} descriptors")
         except (OSError, ValueError) as exc:
             reply = f"{type(exc).__name__}: {exc}".encode()
         finally:
@@ -768,7 +787,16 @@ def _release_uid(uid: int) -> None:
 
 
 def _sweep_uid(uid: int, since: float) -> None:
-    """Kill every process of a used uid (from a short-lived child), then remove its files."""
+    """Kill every process of a used uid (in the zygote, else from a short-lived child), then
+    remove its files."""
+    zygote = _zygote
+    if zygote is not None:
+        try:
+            zygote.kill_processes_of(uid)
+            _remove_files_of(uid, since)
+            return
+        except _ZygoteGone:
+            pass
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child process
         code = 0
@@ -782,7 +810,8 @@ def _sweep_uid(uid: int, since: float) -> None:
 
 
 def _kill_processes_of(uid: int) -> None:  # pragma: no cover - runs in a single-threaded child
-    """Kill every process of `uid`, even ones that left the call's group.
+    """Kill every process of `uid`, even ones that left the call's group (in a single-threaded
+    root process: a spare, the zygote, or the short-lived child of _sweep_uid).
 
     The real and effective uid become `uid` just for the kill, so that kill(-1) reaches that
     uid's processes and nothing else; the saved uid 0 lets this process become root again.

@@ -115,3 +115,21 @@ def test_a_ctrl_c_its_parent_survives_does_not_take_the_zygote():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="calls get uids of their own only under root")
+def test_the_zygote_kills_what_a_used_uid_left_running_without_forking():
+    out = run('uid = runner._take_uid()\n'
+              'left = os.fork()\n'
+              'if left == 0:\n'
+              '    os.setsid()\n'
+              '    os.setresuid(uid, uid, uid)\n'
+              '    time.sleep(600)\n'
+              '    os._exit(0)\n'
+              'time.sleep(0.2)\n'
+              'def no_fork():\n'
+              '    raise AssertionError("the sweep forked")\n'
+              'os.fork = no_fork\n'
+              'runner._sweep_uid(uid, time.time())\n'
+              'out["status"] = os.waitpid(left, 0)[1]')
+    assert os.WIFSIGNALED(out["status"]) and os.WTERMSIG(out["status"]) == signal.SIGKILL
