@@ -10,6 +10,7 @@ import pytest
 from chalicelib import sandbox
 from chalicelib.sandbox import Limits
 from tests.unit.sandbox.conftest import CANARY
+from tests.unit.sandbox.processes import wait_until_gone
 
 TINY = Limits(wall_seconds=2.0, cpu_seconds=2.0, memory_bytes=64 * 1024 * 1024,
               output_bytes=64 * 1024, processes=4, file_bytes=64 * 1024)
@@ -18,24 +19,6 @@ AS_ROOT = os.geteuid() == 0
 
 def run(source: str, *args, limits: Limits = TINY, **kwargs):
     return sandbox.run_function(source, "probe.py", "probe", list(args), kwargs, limits)
-
-
-def wait_until_gone(pids: list[int], within: float = 5.0) -> list[int]:
-    """The pids still alive after `within` seconds (clean-up after a call is asynchronous)."""
-    deadline = time.monotonic() + within
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if _alive(pid)]
-        time.sleep(0.02)
-    return alive
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_infinite_loop_is_killed_at_wall_limit():

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from chalicelib.sandbox.server import REPO_ROOT
+from tests.unit.sandbox.processes import alive, wait_until_gone
 
 PRELUDE = """
 import json, os, signal, sys, time
@@ -70,24 +71,12 @@ def test_the_zygote_ends_with_its_parent():
         stdout=subprocess.PIPE)
     try:
         zygote = json.loads(process.stdout.readline())["zygote"]
-        assert zygote is not None and _alive(zygote)
+        assert zygote is not None and alive(zygote)
     finally:
         process.kill()  # no clean-up of its own: the zygote must see the socket close
         process.wait()
         process.stdout.close()
-    deadline = time.monotonic() + 10
-    while _alive(zygote):
-        assert time.monotonic() < deadline, "the zygote outlived its parent"
-        time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for init to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
+    assert not wait_until_gone([zygote], within=10), "the zygote outlived its parent"
 
 
 @pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="no zygote here")
@@ -108,7 +97,7 @@ def test_a_ctrl_c_its_parent_survives_does_not_take_the_zygote():
         zygote = json.loads(process.stdout.readline())["zygote"]
         os.killpg(process.pid, signal.SIGINT)
         time.sleep(0.5)
-        assert _alive(zygote)
+        assert alive(zygote)
         answer, _ = process.communicate(b"", timeout=60)
         assert json.loads(answer) == 5  # answered by a spare the zygote forked
     finally:
