@@ -352,6 +352,8 @@ class _Zygote:
         global _zygote
         with self._lock:
             try:
+                # Without a uid of its own a call could have stopped the zygote: wake it.
+                os.kill(self.pid, signal.SIGCONT)
                 socket.send_fds(self._sock, [message], fds)
                 reply = self._sock.recv(256)
             except OSError:

@@ -122,3 +122,12 @@ def test_the_zygote_kills_what_a_used_uid_left_running_without_forking():
               'runner._sweep_uid(uid, time.time())\n'
               'out["status"] = os.waitpid(left, 0)[1]')
     assert os.WIFSIGNALED(out["status"]) and os.WTERMSIG(out["status"]) == signal.SIGKILL
+
+
+def test_a_stopped_zygote_is_woken_for_the_next_spare():
+    """Sharing its uid (no root), a call could SIGSTOP the zygote; the next fork still comes."""
+    out = run('os.kill(runner._zygote.pid, signal.SIGSTOP)\n'
+              'out["answers"] = [call("def f():\\n    return %d\\n" % i) for i in range(3)]\n'
+              'out["zygote_after"] = runner._zygote.pid if runner._zygote else None')
+    # Not woken, it would miss its reply timeout, be killed and replaced by plain forks.
+    assert out["answers"] == [0, 1, 2] and out["zygote_after"] == out["zygote"]
