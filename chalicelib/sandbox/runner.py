@@ -57,6 +57,7 @@ CALL_FD = 4  # in the child: the call pipe, closed once the call is read
 CLONE_PARENT = 0x00008000
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2), whose first argument is the flags
 ZYGOTE_REPLY_SECONDS = 10
+ZYGOTE_WAKE_SECONDS = 0.2  # how often a stopped zygote is woken while a reply is awaited
 
 _prepared = False
 _prepare_lock = threading.Lock()
@@ -329,7 +330,7 @@ class _Zygote:
     def __init__(self, pid: int, sock: socket.socket) -> None:
         self.pid = pid
         self._sock = sock
-        self._sock.settimeout(ZYGOTE_REPLY_SECONDS)
+        self._sock.settimeout(ZYGOTE_WAKE_SECONDS)
         self._lock = threading.Lock()
 
     def fork_spare(self, call_read: int, answer_write: int, workdir: str, uid: int | None,
@@ -352,10 +353,8 @@ class _Zygote:
         global _zygote
         with self._lock:
             try:
-                # Without a uid of its own a call could have stopped the zygote: wake it.
-                os.kill(self.pid, signal.SIGCONT)
                 socket.send_fds(self._sock, [message], fds)
-                reply = self._sock.recv(256)
+                reply = self._reply()
             except OSError:
                 reply = b""
             if not reply:
@@ -369,6 +368,19 @@ class _Zygote:
                     _reap(self.pid)
                 raise _ZygoteGone()
         return reply
+
+
+    def _reply(self) -> bytes:
+        """The zygote's reply; b"" when it closed or did not answer in time. Without a uid of
+        its own a call could have stopped the zygote (SIGSTOP): it is woken while we wait."""
+        deadline = time.monotonic() + ZYGOTE_REPLY_SECONDS
+        while True:
+            os.kill(self.pid, signal.SIGCONT)
+            try:
+                return self._sock.recv(256)
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    return b""
 
 
 def _text(number: int | None) -> bytes:
