@@ -1,7 +1,9 @@
 """Fixtures: a fresh moto-backed AWS world per test, a chalice.test.Client, a ready account."""
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from typing import Any, Iterator
 
 import pytest
@@ -78,3 +80,28 @@ def account(client: Any) -> dict[str, Any]:
 def other_account(client: Any) -> dict[str, Any]:
     """A second account, to prove that accounts cannot see each other."""
     return create_account(client, "globex")
+
+
+@contextlib.contextmanager
+def atomic_aws_calls() -> Iterator[None]:
+    """Let one AWS call at a time reach moto, as atomic as DynamoDB's own requests.
+
+    moto updates an item in place, attribute by attribute: a read in another thread may
+    otherwise iterate the item while it grows ("dictionary changed size during iteration");
+    and it checks a ConditionExpression and then writes, with nothing held in between, so two
+    threads' `attribute_not_exists` puts of one key could both succeed.
+    """
+    from botocore.client import BaseClient
+
+    lock = threading.RLock()
+    original = BaseClient._make_api_call
+
+    def one_at_a_time(self: Any, operation_name: str, api_params: Any) -> Any:
+        with lock:
+            return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = one_at_a_time
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original

@@ -1,7 +1,6 @@
 """Fixtures for the task API: credentials, a queue drainer, a background worker, an image server."""
 from __future__ import annotations
 
-import contextlib
 import http.server
 import io
 import json
@@ -9,6 +8,8 @@ import threading
 from typing import Any, Iterator
 
 import pytest
+
+from tests.conftest import atomic_aws_calls
 
 
 def secret_headers(account: dict[str, Any]) -> dict[str, str]:
@@ -42,29 +43,6 @@ def drain(queue_url: str) -> int:
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         handled += len(messages)
-
-
-@contextlib.contextmanager
-def atomic_aws_calls() -> Iterator[None]:
-    """Let one AWS call at a time reach moto, as atomic as DynamoDB's own requests.
-
-    moto updates an item in place, attribute by attribute: a read in another thread may
-    otherwise iterate the item while it grows ("dictionary changed size during iteration").
-    """
-    from botocore.client import BaseClient
-
-    lock = threading.RLock()
-    original = BaseClient._make_api_call
-
-    def one_at_a_time(self: Any, operation_name: str, api_params: Any) -> Any:
-        with lock:
-            return original(self, operation_name, api_params)
-
-    BaseClient._make_api_call = one_at_a_time
-    try:
-        yield
-    finally:
-        BaseClient._make_api_call = original
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import threading
 
 from chalicelib import aws
 from tests.api.onespace.conftest import GOOD_INPUT, basic_headers, new_id, put_task
+from tests.conftest import atomic_aws_calls
 
 OPEN = {"code": "open", "cancelable": True, "canceled": False, "completed": False}
 COMPLETED = {"code": "completed", "cancelable": False, "canceled": False, "completed": True}
@@ -62,10 +63,11 @@ def test_concurrent_puts_of_one_id_create_one_task(client, basic, workflow, monk
         statuses.append(put_task(client, basic, task_id, GOOD_INPUT).status_code)
 
     threads = [threading.Thread(target=put) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with atomic_aws_calls():  # DynamoDB applies each conditional put atomically; moto does not
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert sorted(statuses) == [200] * 7 + [201]
     listed = json.loads(client.http.get("/workflows/titles/tasks", headers=basic).body)["tasks"]
     assert len(listed) == 1
