@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.errors import Conflict, Gone, Invalid, NotFound
 from tests.api.dragon.conftest import drain
+from tests.conftest import atomic_aws_calls
 
 
 def test_new_keys_are_26_characters_of_base32():
@@ -42,10 +43,11 @@ def test_chosen_key_created_twice_concurrently_makes_one_task(engine):
             errors.append(err)
 
     threads = [threading.Thread(target=create, args=(name,)) for name in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with atomic_aws_calls():  # DynamoDB applies each conditional put atomically; moto does not
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert len(results) == 1 and len(errors) == 1
     existing = errors[0].details["existing"]
     assert existing.key == "wf:acct:flow:42"
