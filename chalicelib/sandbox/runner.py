@@ -369,7 +369,6 @@ class _Zygote:
                 raise _ZygoteGone()
         return reply
 
-
     def _reply(self) -> bytes:
         """The zygote's reply; b"" when it closed or did not answer in time. Without a uid of
         its own a call could have stopped the zygote (SIGSTOP): it is woken while we wait."""
@@ -439,7 +438,7 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
                 reply = b"%d" % pid
             else:
                 raise ValueError(f"unknown request {request!r} with {len(fds)} descriptors")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, IndexError) as exc:
             reply = f"{type(exc).__name__}: {exc}".encode()
         finally:
             for fd in fds:
