@@ -23,14 +23,25 @@ USER_AGENT = "Taskport/1.0"
 
 
 class Refused(Invalid):
-    """The URL may not be fetched; the message names the URL and the reason."""
+    """The URL may not be fetched. `url` is the URL the refusal names (None when it is about a
+    connection, after the fact), `reason` the rest; the message is both."""
+
+    def __init__(self, reason: str, url: str | None = None) -> None:
+        super().__init__(_worded(reason, url))
+        self.reason, self.url = reason, url
 
 
 class FetchFailed(UpstreamFailed):
-    """The fetch was allowed but failed: network error, timeout, or a body over the limit."""
+    """The fetch was allowed but failed: network error, timeout, or a body over the limit.
+    `url` and `reason` as for Refused."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=502)
+    def __init__(self, reason: str, url: str | None = None) -> None:
+        super().__init__(_worded(reason, url), status_code=502)
+        self.reason, self.url = reason, url
+
+
+def _worded(reason: str, url: str | None) -> str:
+    return reason if url is None else f"{url!r} {reason}"
 
 
 class Fetched(NamedTuple):
@@ -82,14 +93,14 @@ def _split(url: str) -> tuple[str, str, int, str]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise Refused(f"{url!r} is not a valid URL: {exc}") from exc
+        raise Refused(f"is not a valid URL: {exc}", url) from exc
     if parts.scheme not in ("http", "https"):
-        raise Refused(f"{url!r} is refused: only http and https URLs may be fetched")
+        raise Refused("is refused: only http and https URLs may be fetched", url)
     host = parts.hostname
     if not host:
-        raise Refused(f"{url!r} is refused: it has no host")
+        raise Refused("is refused: it has no host", url)
     if parts.username or parts.password:
-        raise Refused(f"{url!r} is refused: credentials in URLs are not allowed")
+        raise Refused("is refused: credentials in URLs are not allowed", url)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -112,7 +123,7 @@ def check_url(url: str) -> None:
     if address is not None:
         reason = refusal(address)
         if reason:
-            raise Refused(f"{url!r} is refused: {host} is a {reason}")
+            raise Refused(f"is refused: {host} is a {reason}", url)
 
 
 def resolve(url: str, host: str, port: int) -> list[IPAddress]:
@@ -124,13 +135,13 @@ def resolve(url: str, host: str, port: int) -> list[IPAddress]:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise FetchFailed(f"{url!r} could not be fetched: cannot resolve {host}: {exc}") from exc
+            raise FetchFailed(f"could not be fetched: cannot resolve {host}: {exc}", url) from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
     checked = list(addresses)
     for address in checked:
         reason = refusal(address)
         if reason:
-            raise Refused(f"{url!r} is refused: {host} resolves to {address}, a {reason}")
+            raise Refused(f"is refused: {host} resolves to {address}, a {reason}", url)
     return checked
 
 
@@ -192,12 +203,12 @@ def fetch(url: str, *, method: str = "GET", headers: dict[str, str] | None = Non
         except (Refused, FetchFailed):
             raise
         except socket.timeout as exc:
-            raise FetchFailed(f"{url!r} could not be fetched: timed out after {timeout:g} s") from exc
+            raise FetchFailed(f"could not be fetched: timed out after {timeout:g} s", url) from exc
         except (OSError, http.client.HTTPException) as exc:
             last_error = exc
         finally:
             connection.close()
-    raise FetchFailed(f"{url!r} could not be fetched: {last_error}")
+    raise FetchFailed(f"could not be fetched: {last_error}", url)
 
 
 def _read_capped(response: http.client.HTTPResponse, url: str, max_bytes: int,
@@ -206,11 +217,11 @@ def _read_capped(response: http.client.HTTPResponse, url: str, max_bytes: int,
     size = 0
     while True:
         if time.monotonic() > deadline:
-            raise FetchFailed(f"{url!r} could not be fetched: timed out while reading the body")
+            raise FetchFailed("could not be fetched: timed out while reading the body", url)
         chunk = response.read(64 * 1024)
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
-            raise FetchFailed(f"{url!r} could not be fetched: the body is over {max_bytes} bytes")
+            raise FetchFailed(f"could not be fetched: the body is over {max_bytes} bytes", url)
         chunks.append(chunk)

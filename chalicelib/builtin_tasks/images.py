@@ -46,10 +46,9 @@ def _fetch(url: str) -> bytes:
         answer = egress.fetch(url)
     except (egress.Refused, egress.FetchFailed) as exc:
         # Worded like the seed's "File '<url>' is not a valid image file", naming URL and reason.
-        message = str(exc)
-        if message.startswith(repr(url)):
-            raise ImageFailed(f"File {message}") from exc
-        raise ImageFailed(f"File {url!r} could not be fetched: {message}") from exc
+        if exc.url is not None:
+            raise ImageFailed(f"File {url!r} {exc.reason}") from exc
+        raise ImageFailed(f"File {url!r} could not be fetched: {exc.reason}") from exc
     if 300 <= answer.status < 400:
         location = answer.headers.get("location", "")
         raise ImageFailed(f"File {url!r} could not be fetched: it redirects to {location!r} "

@@ -226,8 +226,8 @@ def _post_within(url: str, headers: dict[str, str], body: bytes,
     try:
         answer = outcome.get(timeout=timeout + ATTEMPT_SLACK)
     except queue.Empty:
-        raise egress.FetchFailed(f"{url!r} could not be fetched: timed out after {timeout:g} s "
-                                 "(the whole answer)") from None
+        raise egress.FetchFailed(f"could not be fetched: timed out after {timeout:g} s "
+                                 "(the whole answer)", url) from None
     if isinstance(answer, Exception):
         raise answer
     return answer

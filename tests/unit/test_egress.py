@@ -67,8 +67,8 @@ def server() -> Iterator[str]:
 def test_check_url_refuses_literal_non_public_hosts_with_reason(url, reason):
     with pytest.raises(egress.Refused) as refused:
         egress.check_url(url)
-    assert reason in refused.value.message
-    assert url in refused.value.message
+    assert reason in refused.value.reason and refused.value.url == url
+    assert refused.value.message == f"{url!r} {refused.value.reason}"
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "example.com",
@@ -125,7 +125,8 @@ def test_fetch_does_not_follow_redirects(server, allow_loopback):
 def test_fetch_caps_body_size(server, allow_loopback):
     with pytest.raises(egress.FetchFailed) as failed:
         egress.fetch(server + "/big", max_bytes=1000)
-    assert "1000 bytes" in failed.value.message
+    assert failed.value.url == server + "/big"
+    assert failed.value.reason == "could not be fetched: the body is over 1000 bytes"
 
 
 def test_fetch_times_out(server, allow_loopback):
@@ -142,3 +143,19 @@ def test_fetch_names_unresolvable_hosts(monkeypatch):
     with pytest.raises(egress.FetchFailed) as failed:
         egress.fetch("http://nowhere.invalid/")
     assert "cannot resolve nowhere.invalid" in failed.value.message
+
+
+def test_a_connection_refused_after_the_fact_names_no_url(monkeypatch):
+    """The peer check knows the host, not the URL: the refusal carries no url of its own."""
+    class Peer:
+        def getpeername(self):
+            return ("10.1.2.3", 80)
+
+        def close(self):
+            pass
+
+    with pytest.raises(egress.Refused) as refused:
+        egress._check_peer(Peer(), "cats.example")
+    assert refused.value.url is None
+    assert refused.value.message == refused.value.reason == (
+        "connection to cats.example refused: 10.1.2.3 is a private address")
