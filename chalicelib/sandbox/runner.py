@@ -67,6 +67,7 @@ _next_slot = 0
 _baseline_tasks = 0
 _environment_block = (0, 0)
 _zygote: _Zygote | None = None
+_set_up_by_zygote = False  # True in the zygote, and so in every spare it forks
 
 
 def prepare() -> None:
@@ -412,6 +413,9 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     Every page this loop writes is copied again after each fork (the new spare shares it), so
     it is kept to few objects: everything is bound once and the request is plain text.
     """
+    global _set_up_by_zygote
+    _set_up_process()  # once for every spare: no other thread can hold a lock here
+    _set_up_by_zygote = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
     clone = _clone_with_our_parent()
     recvmsg, send, close = sock.recvmsg, sock.send, os.close
@@ -637,11 +641,12 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
     code = 0
     try:
         os.setsid()
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail with EFBIG instead
-        _isolate_fds(answer_fd, call_fd)
-        _scrub_environment(workdir)
+        _settle_pipes(answer_fd, call_fd)
+        if _set_up_by_zygote:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # the zygote ignores it
+        else:
+            _set_up_process()
+        os.environ["HOME"] = os.environ["TMPDIR"] = workdir
         if dirty_uid is not None:
             _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
         os.chdir(workdir)
@@ -716,7 +721,18 @@ def _read_frame(fd: int) -> bytes:  # pragma: no cover - child process
     return bytes(buffer)
 
 
-def _isolate_fds(answer_fd: int, call_fd: int) -> None:  # pragma: no cover - child process
+def _set_up_process() -> None:  # pragma: no cover - a spare, or the zygote once
+    """What every spare needs and no call changes: signal dispositions, /dev/null for standard
+    streams, a scrubbed environment. The zygote does it once for all the spares it forks."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail with EFBIG instead
+    _quiet_std_streams()
+    _scrub_environment()
+
+
+def _settle_pipes(answer_fd: int, call_fd: int) -> None:  # pragma: no cover - child process
+    """The answer and call pipes on descriptors 3 and 4, every other one above 2 closed."""
     # Park both pipe ends above every descriptor we keep, then settle them on 3 and 4.
     answer_fd = fcntl.fcntl(answer_fd, fcntl.F_DUPFD, CALL_FD + 1)
     call_fd = fcntl.fcntl(call_fd, fcntl.F_DUPFD, CALL_FD + 1)
@@ -726,10 +742,13 @@ def _isolate_fds(answer_fd: int, call_fd: int) -> None:  # pragma: no cover - ch
     # close_range(2) where the C library has it.
     ceiling = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     os.closerange(CALL_FD + 1, ceiling if 0 < ceiling < 1 << 31 else 1 << 20)
+
+
+def _quiet_std_streams() -> None:  # pragma: no cover - child process
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    if null > CALL_FD:
+    if null > 2:
         os.close(null)
     import io
     import sys
@@ -743,10 +762,10 @@ def _isolate_fds(answer_fd: int, call_fd: int) -> None:  # pragma: no cover - ch
                                   write_through=True)
 
 
-def _scrub_environment(workdir: str) -> None:  # pragma: no cover - child process
+def _scrub_environment() -> None:  # pragma: no cover - child process
+    """Only a few harmless variables (each spare adds HOME and TMPDIR: its directory)."""
     os.environ.clear()
-    os.environ.update({"PATH": CHILD_PATH, "HOME": workdir, "TMPDIR": workdir,
-                       "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
+    os.environ.update({"PATH": CHILD_PATH, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
     # /proc/self/environ shows the block the parent was started with, inherited by fork;
     # overwrite it so that nothing from the parent's environment can be read back.
     env_start, env_end = _environment_block

@@ -30,9 +30,10 @@ out = {"me": os.getpid(), "zygote": runner._zygote.pid if runner._zygote else No
 """
 
 
-def run(script: str) -> dict:
+def run(script: str, **environment: str) -> dict:
     done = subprocess.run([sys.executable, "-c", PRELUDE + script + "\nprint(json.dumps(out))"],
-                          cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
+                          cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT,
+                                              **environment},
                           capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     return json.loads(done.stdout.decode().splitlines()[-1])
@@ -131,3 +132,15 @@ def test_a_stopped_zygote_is_woken_for_the_next_spare():
               'out["zygote_after"] = runner._zygote.pid if runner._zygote else None')
     # Not woken, it would miss its reply timeout, be killed and replaced by plain forks.
     assert out["answers"] == [0, 1, 2] and out["zygote_after"] == out["zygote"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the zygote is not dumpable: only root reads it")
+def test_the_zygote_keeps_nothing_of_its_parents_environment():
+    out = run('call("def f():\\n    return 1\\n")\n'  # the zygote has served a request
+              'with open(f"/proc/{runner._zygote.pid}/environ", "rb") as environ:\n'
+              '    out["block"] = environ.read().decode("latin-1")\n'
+              'with open(f"/proc/{os.getpid()}/environ", "rb") as environ:\n'
+              '    out["parent_block"] = environ.read().decode("latin-1")',
+              AWS_SECRET_ACCESS_KEY="canary-zygote")
+    assert "canary-zygote" in out["parent_block"]  # the canary was there to be inherited
+    assert "canary-zygote" not in out["block"] and "AWS_" not in out["block"]
