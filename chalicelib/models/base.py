@@ -6,6 +6,8 @@ import functools
 from typing import Any
 
 from pynamodb.connection import Connection
+from pynamodb.constants import NONE
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid
@@ -68,3 +70,17 @@ def checked_start(start: dict[str, Any] | None, pk: str, sk_prefix: str) -> dict
 def reset() -> None:
     """Forget cached connections (tests)."""
     _connection.cache_clear()
+
+
+def update_quietly(model: Any, hash_key: str, range_key: str, actions: list[Any],
+                   condition: Any) -> bool:
+    """A conditional UpdateItem that asks for nothing back (Model.update always returns the whole
+    new item); whether the condition held."""
+    try:
+        model._get_connection().update_item(hash_key, range_key=range_key, actions=actions,
+                                            condition=condition, return_values=NONE)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

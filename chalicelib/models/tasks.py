@@ -23,14 +23,13 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
-from pynamodb.constants import NONE
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.errors import Conflict, Invalid
-from chalicelib.models.base import table_meta
+from chalicelib.models.base import table_meta, update_quietly
 
 QUEUED = "queued"
 EXECUTING = "executing"
@@ -342,14 +341,7 @@ def set_progress(key: str, attempt: int, value: Any, now: str) -> bool:
     actions = [TaskRecord.progress.set(value), TaskRecord.progressed_at.set(now),
                TaskRecord.updated_at.set(now)]
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
-    try:
-        TaskRecord._get_connection().update_item(_pk(key), range_key="TASK", actions=actions,
-                                                 condition=condition, return_values=NONE)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_quietly(TaskRecord, _pk(key), "TASK", actions, condition)
 
 
 def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,

@@ -11,12 +11,11 @@ from typing import Any, NamedTuple
 
 from pynamodb.attributes import (BinaryAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
-from pynamodb.constants import NONE
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
-from chalicelib.models.base import now, table_meta
+from chalicelib.models.base import now, table_meta, update_quietly
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 RETENTION = dt.timedelta(days=30)
@@ -166,13 +165,6 @@ def record_outcome(task_key: str, delivery_id: str, *, expected_attempts: int,
     actions.append(DeliveryRecord.next_attempt_at.set(next_attempt_at) if next_attempt_at
                    else DeliveryRecord.next_attempt_at.remove())
     actions.append(DeliveryRecord.reason.set(reason) if reason else DeliveryRecord.reason.remove())
-    try:
-        DeliveryRecord._get_connection().update_item(
-            _pk(task_key), range_key=delivery_id, actions=actions, return_values=NONE,
-            condition=(DeliveryRecord.status == PENDING) & (
-                DeliveryRecord.attempt_count == expected_attempts))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_quietly(DeliveryRecord, _pk(task_key), delivery_id, actions,
+                          (DeliveryRecord.status == PENDING) & (
+                              DeliveryRecord.attempt_count == expected_attempts))

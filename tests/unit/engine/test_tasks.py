@@ -280,3 +280,29 @@ def test_watch_shows_a_status_read_before_its_events(engine, world):
         lambda: write(status="executing"),
         lambda: write(started_at=later, completed_at=later, status="error"))))
     assert [[t.status for t in batch] for batch in batches] == [["queued"], ["executing"], ["error"]]
+
+
+def test_progress_is_kept_only_for_the_running_attempt_and_asks_for_nothing_back(
+        engine, monkeypatch):
+    from botocore.client import BaseClient
+
+    from chalicelib.models import tasks as store
+
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "a"})])[0]
+    now = time.time()
+    claimed = store.claim(task.key, "2026-01-01T00:00:00Z", now, now + 60, 3)
+    assert claimed is not None
+    requests = []
+    original = BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        requests.append((operation_name, api_params.get("ReturnValues")))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    assert store.set_progress(task.key, claimed.attempt, {"done": 1}, "2026-01-01T00:00:01Z")
+    assert not store.set_progress(task.key, claimed.attempt + 1, {"done": 2},
+                                  "2026-01-01T00:00:02Z")  # not this attempt's any more
+    assert requests == [("UpdateItem", "NONE"), ("UpdateItem", "NONE")]
+    monkeypatch.setattr(BaseClient, "_make_api_call", original)
+    assert engine.get_tasks([task.key])[0].progress == {"done": 1}
