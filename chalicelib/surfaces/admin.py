@@ -9,9 +9,9 @@ from chalicelib.config import get_settings
 from chalicelib.errors import Unauthorized
 from chalicelib.models.accounts import Account
 from chalicelib.surfaces.http import Surface, json_object, json_response
-from chalicelib.surfaces.render import admin_error
+from chalicelib.surfaces.render import taskport_error
 
-surface = Surface("admin", admin_error)
+surface = Surface("admin", taskport_error)
 blueprint = surface.blueprint
 
 

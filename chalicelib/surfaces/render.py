@@ -77,8 +77,8 @@ def steamship_error(err: TaskportError) -> Response:
                          _headers(err))
 
 
-def admin_error(err: TaskportError) -> Response:
-    """Admin API: `{"error": {"type", "message", "field"}}`."""
+def taskport_error(err: TaskportError) -> Response:
+    """Admin and Taskport's own API (/taskport/v1): `{"error": {"type", "message", "field"?}}`."""
     body = {"type": type(err).__name__, "message": err.message}
     if err.field:
         body["field"] = err.field

@@ -34,7 +34,7 @@ def test_onespace_errors_use_seed_codes_as_strings():
 
 
 def test_admin_and_steamship_and_instabase_are_json_with_the_message():
-    assert _body(render.admin_error(Invalid("bad", field="handle")))["error"] == {
+    assert _body(render.taskport_error(Invalid("bad", field="handle")))["error"] == {
         "type": "Invalid", "message": "bad", "field": "handle"}
     assert _body(render.steamship_error(NotFound("no such")))["task"]["taskState"] == "failed"
     assert _body(render.instabase_error(NotFound("no such")))["msg"] == "no such"
