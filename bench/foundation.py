@@ -9,7 +9,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 IMPORT_RUNS = 15

@@ -16,7 +16,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings

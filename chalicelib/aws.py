@@ -17,7 +17,7 @@ def client(service: str) -> Any:
 _creating = threading.Lock()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
     # A boto3 session is not thread-safe: the tasks of one worker batch run in threads and
     # may all build their first client at once.
@@ -32,7 +32,7 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def queue_url(name_or_url: str) -> str:
     """A queue's URL: deployments pass the URL, the local stack may pass a bare name."""
     if name_or_url.startswith(("https://", "http://")):

@@ -12,7 +12,8 @@ import ipaddress
 import socket
 import ssl
 import time
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings
@@ -202,7 +203,7 @@ def fetch(url: str, *, method: str = "GET", headers: dict[str, str] | None = Non
                            body=data, url=url)
         except (Refused, FetchFailed):
             raise
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             raise FetchFailed(f"could not be fetched: timed out after {timeout:g} s", url) from exc
         except (OSError, http.client.HTTPException) as exc:
             last_error = exc

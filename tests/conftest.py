@@ -4,7 +4,8 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from chalicelib import aws
 from chalicelib.config import get_settings

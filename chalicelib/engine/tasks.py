@@ -7,7 +7,8 @@ import json
 import re
 import secrets
 import time
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.engine import dispatch, hooks, registry
@@ -56,7 +57,7 @@ def is_engine_key(key: Any) -> bool:
 
 def iso(epoch: float) -> str:
     """An epoch time as ISO 8601 UTC with microseconds."""
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
 
 
 def expiry(finished_epoch: float) -> float | None:

@@ -19,7 +19,8 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from chalicelib.config import get_settings
 from chalicelib.engine import dispatch, hooks, outputs, registry
@@ -46,7 +47,7 @@ def handle_batch(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[st
     else:
         with ThreadPoolExecutor(max_workers=len(messages),
                                 thread_name_prefix="task-worker") as pool:
-            recorded = dict(zip(messages, pool.map(_run_message, messages)))
+            recorded = dict(zip(messages, pool.map(_run_message, messages), strict=False))
     return {"batchItemFailures": [{"itemIdentifier": message_id}
                                   for key, ok in recorded.items() if not ok
                                   for message_id in messages[key]]}

@@ -10,7 +10,8 @@ call for up to their wait time (moto's queues take their own lock for receive an
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

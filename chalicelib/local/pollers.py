@@ -6,7 +6,8 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from chalicelib import aws
 
@@ -57,7 +58,7 @@ def scheduled_event(region: str, rule: str) -> dict[str, Any]:
     return {
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012",
-        "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region, "resources": [f"arn:aws:events:{region}:123456789012:rule/{rule}"],
         "detail": {},
     }

@@ -14,7 +14,8 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from chalicelib import aws
 from chalicelib.local.pollers import QueuePoller, ScheduleTicker
@@ -250,7 +251,8 @@ def banner(stack: Stack) -> str:
             "-H 'Content-Type: application/json' -d '{\"handle\": \"acme\"}'",
             f"  curl {url}/admin/v1/accounts/dev -H 'Authorization: Bearer {token}'",
             f"  curl -X POST {url}/v1/create -H 'Authorization: Secret {creds['secret_key']}' "
-            "-H 'Content-Type: application/json' -d '{\"tasks\": {\"task_name\": \"hello\", \"name\": \"world\"}, \"block\": true}'",
+            "-H 'Content-Type: application/json' "
+            "-d '{\"tasks\": {\"task_name\": \"hello\", \"name\": \"world\"}, \"block\": true}'",
             f"  curl {url}/workflows -u {creds['client_handle']}:{creds['access_key']}",
             f"  curl {url}/api/v1/fs/list -H 'Authorization: Bearer {creds['token']}'",
         ]

@@ -50,7 +50,7 @@ def connection() -> Connection:
 
 def now() -> dt.datetime:
     """The current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def checked_start(start: dict[str, Any] | None, pk: str, sk_prefix: str) -> dict[str, Any] | None:

@@ -19,7 +19,8 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
@@ -207,8 +208,8 @@ def insert(tasks: Sequence[NewTask], now: str) -> list[Task]:
     A client key that exists already raises Conflict with details {"existing": Task}.
     """
     records = [_new_record(task, now) for task in tasks]
-    chosen = [r for r, t in zip(records, tasks) if t.client_key]
-    random = [r for r, t in zip(records, tasks) if not t.client_key]
+    chosen = [r for r, t in zip(records, tasks, strict=False) if t.client_key]
+    random = [r for r, t in zip(records, tasks, strict=False) if not t.client_key]
     for record in chosen:
         try:
             record.save(condition=TaskRecord.pk.does_not_exist())
@@ -287,7 +288,7 @@ def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -
                TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
     if expires_at is not None:
         actions.append(TaskRecord.expires_at.set(
-            dt.datetime.fromtimestamp(int(expires_at), dt.timezone.utc)))
+            dt.datetime.fromtimestamp(int(expires_at), dt.UTC)))
     return actions
 
 

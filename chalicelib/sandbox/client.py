@@ -15,7 +15,8 @@ import json
 import os
 import socket
 import threading
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings

@@ -19,7 +19,7 @@ import socketserver
 import subprocess
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from chalicelib.sandbox import http1, runner
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame, failure

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import struct
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Mapping, Sequence
 
 from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptError, Timeout,
                                        TooLarge)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -23,7 +24,7 @@ ANY_CONTENT = ["application/json", "text/plain", "application/octet-stream",
 
 # Route pattern -> the surface that owns it, so that answers Chalice makes itself (415, 405)
 # are rendered in the owning surface's format too.
-_owners: dict[str, "Surface"] = {}
+_owners: dict[str, Surface] = {}
 _CHALICE_ERRORS: dict[int, type[TaskportError]] = {405: MethodNotAllowed, 415: UnsupportedMediaType}
 
 

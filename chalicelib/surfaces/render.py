@@ -50,7 +50,7 @@ ONESPACE_NULL_DATA = ("65464", "61286", "56947", "66868", "50688")
 
 def onespace_error(err: TaskportError) -> Response:
     """Workflow API: `{code, message, data}`; code is a JSON string; data maps name -> message."""
-    for kind, code, message in ONESPACE_CODES:
+    for kind, code, message in ONESPACE_CODES:  # noqa: B007  (the match is used after the loop)
         if isinstance(err, kind):
             break
     else:

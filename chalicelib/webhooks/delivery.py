@@ -200,7 +200,7 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) 
         delay = max(delay, retry_after)
     due = time.time() + delay
     if _record(step, attempt, PENDING,
-               dt.datetime.fromtimestamp(due, dt.timezone.utc), None):
+               dt.datetime.fromtimestamp(due, dt.UTC), None):
         _send(Step(step.task_key, step.delivery_id, made, due), delay)
 
 

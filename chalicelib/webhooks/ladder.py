@@ -46,6 +46,6 @@ def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         seconds = (when - now).total_seconds()
     return max(0.0, min(float(MAX_RETRY_AFTER), seconds))

@@ -81,7 +81,7 @@ def test_rotate_credential_returns_new_secret_and_kills_old(client):
 
 
 def test_revoke_credential_removes_it(client):
-    body = create_account(client, "initech")
+    create_account(client, "initech")
     response = client.http.delete("/admin/v1/accounts/initech/credentials/token",
                                   headers=admin_headers())
     assert response.status_code == 200

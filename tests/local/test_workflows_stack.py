@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from standardwebhooks import Webhook

@@ -5,7 +5,7 @@ import http.server
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -125,7 +125,7 @@ def test_sqs_events_report_batch_item_failures_from_queue_with_dlq(
     source = template["Resources"][logical_id]["Properties"]["Events"][event]["Properties"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["BatchSize"] == 10
-    assert source["Queue"] == {"Fn::Sub": "${%s.Arn}" % queue}
+    assert source["Queue"] == {"Fn::Sub": f"${{{queue}.Arn}}"}
     queue_properties = template["Resources"][queue]["Properties"]
     assert queue_properties["VisibilityTimeout"] >= chalice_config["lambda_functions"][function]["lambda_timeout"]
     dlq = queue_properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]

@@ -5,7 +5,8 @@ import http.server
 import io
 import json
 import threading
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 

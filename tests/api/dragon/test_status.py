@@ -154,7 +154,8 @@ def test_status_never_reveals_another_accounts_task_on_any_lookup_route(client, 
             answers = [client.http.get(route.format(k) + credentials["query"],
                                        headers=credentials["headers"]) for k in (key, missing)]
             assert [a.status_code for a in answers] == [404, 404], route
-            bodies = [json.loads(a.body)["message"].replace(k, "K") for a, k in zip(answers, (key, missing))]
+            bodies = [json.loads(a.body)["message"].replace(k, "K")
+                      for a, k in zip(answers, (key, missing), strict=True)]
             assert bodies[0] == bodies[1], route
 
 

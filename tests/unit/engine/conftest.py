@@ -1,7 +1,8 @@
 """Engine fixtures: a moto world, test task types, hook recording."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 

@@ -5,7 +5,7 @@ import io
 import socket
 import threading
 import urllib.request
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest

@@ -45,7 +45,7 @@ def test_hop_seconds_caps_at_sqs_limit():
 
 
 def test_retry_after_accepts_seconds_and_http_dates():
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert ladder.retry_after_seconds("120", now) == 120
     later = email.utils.format_datetime(now + dt.timedelta(minutes=5), usegmt=True)
     assert ladder.retry_after_seconds(later, now) == 300
