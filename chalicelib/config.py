@@ -1,4 +1,8 @@
-"""Every environment variable Taskport reads, read in one place."""
+"""Every environment variable Taskport reads, read in one place.
+
+TASKPORT_RUN_OUTPUT_BYTES (default 65536): how much of each of a sandbox call's stdout and
+stderr is kept for its report (docs/sandbox-io.md).
+"""
 from __future__ import annotations
 
 import functools
@@ -72,6 +76,7 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    run_output_bytes: int = 64 * 1024
 
     @property
     def require_admin_token(self) -> str:
@@ -132,4 +137,5 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        run_output_bytes=_int("TASKPORT_RUN_OUTPUT_BYTES", 64 * 1024),
     )
