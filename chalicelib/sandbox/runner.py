@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable
 
-from chalicelib.sandbox import child
+from chalicelib.sandbox import child, isolation
 from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
                                      frame_complete)
 
@@ -69,6 +69,11 @@ _baseline_tasks = 0
 _environment_block = (0, 0)
 _zygote: _Zygote | None = None
 _set_up_by_zygote = False  # True in the zygote, and so in every spare it forks
+# How the kernel contains a call (isolation.py): "namespaces" where this parent may unshare
+# (root), else "seccomp"; decided once in prepare(), before the zygote is forked.
+_isolation = "seccomp"
+_hidden: dict[str, list[str]] = {}  # directories to expose under roots others cannot traverse
+_private_tmp_bytes = 64 * 1024 * 1024
 
 
 def prepare() -> None:
@@ -85,6 +90,7 @@ def prepare() -> None:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
         _environment_block = (int(fields[47]), int(fields[48]))  # env_start, env_end
+        _choose_isolation()
         import gc
 
         gc.freeze()  # forked children then share the warm heap instead of copying it
@@ -93,6 +99,29 @@ def prepare() -> None:
             _baseline_tasks = _count_own_tasks()  # the zygote included
         _prepared = True
     _nursery()  # start forking spares now, before the first call
+
+
+def _choose_isolation() -> None:
+    global _isolation, _hidden, _private_tmp_bytes
+    from chalicelib.config import get_settings
+
+    _private_tmp_bytes = get_settings().sandbox_file_bytes
+    if isolation.namespaces_available():
+        _isolation = "namespaces"
+        _hidden = isolation.hidden_roots(isolation.interpreter_paths())
+    elif os.geteuid() == 0 and isolation.hidden_roots(isolation.interpreter_paths()):
+        # A uid of its own and no mount namespace: the call could not read the interpreter.
+        logging.getLogger("taskport").error(
+            "the sandbox runs as root without the right to unshare (CAP_SYS_ADMIN), and the "
+            "interpreter lives where the calls' uids cannot read it (%s): handlers will fail to "
+            "import the standard library; install Python under a readable prefix",
+            ", ".join(isolation.hidden_roots(isolation.interpreter_paths())))
+
+
+def isolation_mode() -> str:
+    """How calls are contained: "namespaces" (root) or "seccomp" (unprivileged)."""
+    prepare()
+    return _isolation
 
 
 def execute(call: dict[str, Any], body: bytes,
@@ -416,6 +445,10 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     """
     global _set_up_by_zygote
     _set_up_process()  # once for every spare: no other thread can hold a lock here
+    if _isolation == "namespaces":
+        # Once for every spare: each spare's mount namespace is a copy of this one.
+        isolation.unshare(isolation.CLONE_NEWNS)
+        isolation.shared_view(_hidden)
     _set_up_by_zygote = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
     clone = _clone_with_our_parent()
@@ -650,6 +683,9 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         os.environ["HOME"] = os.environ["TMPDIR"] = workdir
         if dirty_uid is not None:
             _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
+        if uid is not None and _isolation == "namespaces":
+            isolation.private_view(workdir, uid, _private_tmp_bytes,
+                                   None if _set_up_by_zygote else _hidden)
         os.chdir(workdir)
         if uid is not None:
             os.setgroups([])
@@ -659,6 +695,9 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _rehearse()
+        # Last, once the spare's own set-up is done: from here on only the call runs.
+        isolation.install_seccomp(unprivileged=not (uid is not None and
+                                                    _isolation == "namespaces"))
         vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
         frame = _read_frame(CALL_FD)
@@ -864,6 +903,8 @@ def _remove_files_of(uid: int, since: float) -> None:
     A directory whose entries have not changed since the call began (less a margin for the
     kernel's coarse file clock) holds nothing of it and is not read: a busy /tmp costs ms.
     """
+    if _isolation == "namespaces":
+        return  # the call had a private tmpfs on each of them, gone with its mount namespace
     for root in SHARED_TMP_DIRS:
         try:
             status = os.stat(root)
