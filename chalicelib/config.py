@@ -1,4 +1,8 @@
-"""Every environment variable Taskport reads, read in one place."""
+"""Every environment variable Taskport reads, read in one place.
+
+TASKPORT_SANDBOX_NETWORK: network for user code in the sandbox; only `none` is offered
+(docs/sandbox-isolation.md).
+"""
 from __future__ import annotations
 
 import functools
@@ -72,6 +76,7 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    sandbox_network: str = "none"
 
     @property
     def require_admin_token(self) -> str:
@@ -132,4 +137,5 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        sandbox_network=os.environ.get("TASKPORT_SANDBOX_NETWORK", "none").strip().lower() or "none",
     )

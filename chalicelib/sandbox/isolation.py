@@ -1,20 +1,20 @@
 """What the kernel enforces around a spare before user code runs: namespaces and seccomp.
 
-Two modes, chosen once per warm parent (see docs/sandbox-isolation.md):
-- `namespaces` (the parent is root and may unshare): each spare gets its own network namespace
-  (only a loopback device, left down: no network at all), IPC namespace (SysV objects and POSIX
-  message queues die with the call) and mount namespace, in which /tmp, /var/tmp, /dev/shm and
-  /run/lock are one fresh size-capped tmpfs, /proc is a fresh procfs with hidepid=invisible
-  (the call sees its own processes only: it has a uid of its own), and the interpreter's
-  directories are reachable even when they live under a 0700 home (the home itself is hidden
-  by an empty tmpfs with only those directories bound into it).
-- `seccomp` (no privileges: Lambda, a non-root local run, a root without CAP_SYS_ADMIN): the
-  filter below also refuses socket() of every family and every socketpair() but a connected
-  AF_UNIX stream/seqpacket pair, and the creation of SysV IPC objects and POSIX message queues.
-Both modes install the seccomp filter with PR_SET_NO_NEW_PRIVS; it refuses system calls no
-handler needs and that reach other processes or the kernel's wider surface (ptrace, process_vm_*,
-namespaces, keyrings, bpf, perf, io_uring - which would bypass the socket rule -, mounts, ...).
-The filter is built for x86_64 only; elsewhere no filter is installed (the doc says what remains).
+Every spare installs the same seccomp filter (with PR_SET_NO_NEW_PRIVS) before user code runs,
+so a handler behaves alike on Lambda and locally: socket() of every family is refused, and so is
+every socketpair() but a connected AF_UNIX stream/seqpacket pair; so are the creation of SysV
+IPC objects and POSIX message queues, and system calls no handler needs that reach other
+processes or the kernel's wider surface (ptrace, process_vm_*, namespaces, keyrings, bpf, perf,
+io_uring - which would bypass the socket rule -, mounts, ...). The filter exists for x86_64 only.
+
+Where the parent is root and may unshare ("namespaces", see docs/sandbox-isolation.md), the
+kernel also keeps the call apart without the filter's help: the zygote makes one network
+namespace for its spares (a loopback device, left down: no network at all) and one mount view
+(mounts private, a fresh /proc with hidepid=2: a call sees its own processes only, since it has
+a uid of its own; the interpreter's directories reachable even under a 0700 home, which is
+hidden by an empty tmpfs with only those directories bound into it); each spare then gets its
+own IPC namespace and mount namespace, in which /tmp, /var/tmp, /dev/shm and /run/lock are one
+fresh size-capped tmpfs.
 """
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ REFUSED_ALWAYS = {
     175: "init_module", 313: "finit_module", 176: "delete_module", 172: "iopl", 173: "ioperm",
     179: "quotactl", 300: "fanotify_init", 134: "uselib", 153: "vhangup",
 }
-REFUSED_UNPRIVILEGED = {29: "shmget", 64: "semget", 68: "msgget", 240: "mq_open"}
+# Refused everywhere, though a root parent's calls each have an IPC namespace: so that a
+# handler that works locally works on Lambda, where nothing would remove what it left.
+REFUSED_IPC = {29: "shmget", 64: "semget", 68: "msgget", 240: "mq_open"}
 AF_UNIX = 1
 SOCK_STREAM, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 5, 0xF
 PRIVATE_TMP_OPTIONS = "mode=1777,size={size},nr_inodes=16384"
@@ -97,6 +99,22 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int,
     _check(_libc().mount(source.encode() if source else None, target.encode(),
                          fstype.encode() if fstype else None, flags,
                          data.encode() if data else None), f"mount {target}")
+
+
+NETWORK_POLICIES = ("none",)
+
+
+def require_network_policy() -> str:
+    """The operator's TASKPORT_SANDBOX_NETWORK; only `none` (no network for user code) exists."""
+    from chalicelib.config import get_settings
+    from chalicelib.errors import ConfigurationError
+
+    policy = get_settings().sandbox_network
+    if policy not in NETWORK_POLICIES:
+        raise ConfigurationError(
+            f"TASKPORT_SANDBOX_NETWORK={policy!r} is not offered: user code gets no network "
+            "(`none`); egress through the egress guard is not built (docs/sandbox-isolation.md)")
+    return policy
 
 
 def namespaces_available() -> bool:
@@ -167,10 +185,10 @@ def expose(hidden: dict[str, list[str]]) -> None:
 
 def private_view(workdir: str, uid: int, tmp_bytes: int,
                  hidden: dict[str, list[str]] | None) -> None:
-    """A call's own network, IPC and mount namespaces; one fresh tmpfs of `tmp_bytes` on every
-    shared temporary directory, holding the call's working directory at its usual path.
-    `hidden`: set up the shared view here too (no zygote did it)."""
-    unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
+    """A call's own IPC and mount namespaces; one fresh tmpfs of `tmp_bytes` on every shared
+    temporary directory, holding the call's working directory at its usual path.
+    `hidden`: no zygote set up the shared view and network: do it here, for this call alone."""
+    unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if hidden is not None else 0))
     if hidden is not None:
         shared_view(hidden)
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
@@ -192,12 +210,10 @@ def _statement(code: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, 0, 0, k)
 
 
-def seccomp_program(unprivileged: bool) -> list[bytes]:
+def seccomp_program() -> list[bytes]:
     """The filter's instructions (x86_64): refusals answer EPERM, network ones EACCES."""
     deny, deny_network = RET_ERRNO | errno.EPERM, RET_ERRNO | errno.EACCES
-    refused = dict(REFUSED_ALWAYS)
-    if unprivileged:
-        refused.update(REFUSED_UNPRIVILEGED)
+    refused = {**REFUSED_ALWAYS, **REFUSED_IPC}
     # Blocks are appended after a common head; every block ends in a return, so each
     # comparison jumps over the block it does not match by that block's length.
     blocks: list[tuple[int, list[bytes]]] = []
@@ -208,16 +224,16 @@ def seccomp_program(unprivileged: bool) -> list[bytes]:
                                _jump(_JSET, NAMESPACE_FLAGS, 0, 1),
                                _statement(_RET, deny),
                                _statement(_RET, RET_ALLOW)]))
-    if unprivileged:
-        blocks.append((SYS_SOCKET, [_statement(_RET, deny_network)]))
-        blocks.append((SYS_SOCKETPAIR, [_statement(_LD_ABS, _arg(0)),
-                                        _jump(_JEQ, AF_UNIX, 0, 4),
-                                        _statement(_LD_ABS, _arg(1)),
-                                        _statement(_AND, SOCK_TYPE_MASK),
-                                        _jump(_JEQ, SOCK_STREAM, 2, 0),
-                                        _jump(_JEQ, SOCK_SEQPACKET, 1, 0),
-                                        _statement(_RET, deny_network),
-                                        _statement(_RET, RET_ALLOW)]))
+    blocks.append((SYS_SOCKET, [_statement(_RET, deny_network)]))
+    # A connected stream pair cannot be pointed anywhere else; a datagram one could (sendto).
+    blocks.append((SYS_SOCKETPAIR, [_statement(_LD_ABS, _arg(0)),
+                                    _jump(_JEQ, AF_UNIX, 0, 4),
+                                    _statement(_LD_ABS, _arg(1)),
+                                    _statement(_AND, SOCK_TYPE_MASK),
+                                    _jump(_JEQ, SOCK_STREAM, 2, 0),
+                                    _jump(_JEQ, SOCK_SEQPACKET, 1, 0),
+                                    _statement(_RET, deny_network),
+                                    _statement(_RET, RET_ALLOW)]))
     program = [_statement(_LD_ABS, _OFFSET_ARCH),
                _jump(_JEQ, AUDIT_ARCH_X86_64, 1, 0),
                _statement(_RET, deny),  # i386 or x32 entry points: nothing
@@ -232,13 +248,13 @@ def seccomp_program(unprivileged: bool) -> list[bytes]:
     return program
 
 
-def install_seccomp(unprivileged: bool) -> bool:
+def install_seccomp() -> bool:
     """PR_SET_NO_NEW_PRIVS, then the filter; False where no filter exists for this CPU."""
     libc = _libc()
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
     if os.uname().machine != "x86_64":
         return False
-    program = b"".join(seccomp_program(unprivileged))
+    program = b"".join(seccomp_program())
     code = ctypes.create_string_buffer(program, len(program))
 
     class SockFprog(ctypes.Structure):

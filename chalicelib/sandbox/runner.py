@@ -44,6 +44,8 @@ from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_
                                      frame_complete)
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+ORPHAN_SWEEPS = 10  # rounds of killing reparented strays (each round kills what the last freed)
 UID_BASE = 2_000_000  # well above any uid a distribution hands out
 UID_SLOTS = 1024  # per warm parent; parents are told apart by pid, so their uids never meet
 SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -91,6 +93,10 @@ def prepare() -> None:
             fields = stat.read().rsplit(b")", 1)[1].split()
         _environment_block = (int(fields[47]), int(fields[48]))  # env_start, env_end
         _choose_isolation()
+        if os.geteuid() != 0:
+            # Without a uid per call, this is how a call's processes that left its group are
+            # found: orphans are reparented here instead of to init, and killed after the call.
+            _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         import gc
 
         gc.freeze()  # forked children then share the warm heap instead of copying it
@@ -302,8 +308,10 @@ def _hatch(dirty: _Used | None) -> _Spare:
     call_read, call_write = os.pipe()
     answer_read, answer_write = os.pipe()
     try:
-        pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
-                          dirty_uid)
+        with _spares_lock:  # so that no orphan sweep takes the new spare for a stray
+            pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
+                              dirty_uid)
+            _spare_pids.add(pid)
     except BaseException:
         for fd in (call_read, call_write, answer_read, answer_write):
             os.close(fd)
@@ -446,8 +454,9 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     global _set_up_by_zygote
     _set_up_process()  # once for every spare: no other thread can hold a lock here
     if _isolation == "namespaces":
-        # Once for every spare: each spare's mount namespace is a copy of this one.
-        isolation.unshare(isolation.CLONE_NEWNS)
+        # Once for every spare: each spare's mount namespace is a copy of this one, and they
+        # share this network namespace (only a loopback, down); no call can make a socket in it.
+        isolation.unshare(isolation.CLONE_NEWNS | isolation.CLONE_NEWNET)
         isolation.shared_view(_hidden)
     _set_up_by_zygote = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
@@ -529,12 +538,50 @@ def _clean_up(spare: _Spare, replace: bool = True) -> None:
     """Kill what the call left in its group, reap it, remove its directory; order a new spare."""
     _kill(spare.pid)  # the child is not reaped yet, so its pid (and group id) is still ours
     _reap(spare.pid)
+    with _spares_lock:
+        _spare_pids.discard(spare.pid)
+    if spare.uid is None:
+        _kill_orphans()
     _remove_workdir(spare.workdir)
     if replace:
         _nursery().replace((spare.uid, spare.handed_at) if spare.uid is not None else None)
     elif spare.uid is not None:
         _sweep_uid(spare.uid, spare.handed_at)
         _release_uid(spare.uid)
+
+
+_spares_lock = threading.Lock()
+_spare_pids: set[int] = set()  # spares forked and not yet reaped: this process's own children
+
+
+def _kill_orphans() -> None:
+    """Unprivileged: kill and reap every child of this process that is neither the zygote nor
+    a spare, i.e. a call's process whose parent died (this process is their subreaper)."""
+    for _ in range(ORPHAN_SWEEPS):
+        zygote = _zygote
+        with _spares_lock:
+            known = set(_spare_pids) | ({zygote.pid} if zygote is not None else set())
+        strays = [pid for pid in _own_children() if pid not in known]
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in strays:
+            _reap(pid)
+
+
+def _own_children() -> list[int]:
+    pids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as children:
+                pids.extend(int(pid) for pid in children.read().split())
+    except (OSError, ValueError):
+        pass  # a thread ended meanwhile: the next round looks again
+    return pids
 
 
 _cleanup_queue: queue.Queue[Callable[[], None]] | None = None
@@ -696,8 +743,7 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _rehearse()
         # Last, once the spare's own set-up is done: from here on only the call runs.
-        isolation.install_seccomp(unprivileged=not (uid is not None and
-                                                    _isolation == "namespaces"))
+        isolation.install_seccomp()
         vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
         frame = _read_frame(CALL_FD)
