@@ -411,3 +411,26 @@ def test_each_call_has_its_own_ipc_and_mount_namespaces_and_no_host_network():
     for kind in ("ipc", "mnt", "net"):
         assert first[kind] != host[kind] and second[kind] != host[kind], kind
     assert first["ipc"] != second["ipc"] and first["mnt"] != second["mnt"]
+
+
+ESCAPE_PROBE = """
+import os, time
+
+def probe():
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            time.sleep(60)
+        os._exit(0)
+    return int(os.read(read, 20))
+"""
+
+
+def test_a_process_that_left_the_calls_group_is_killed_after_the_call(where):
+    from tests.unit.sandbox.processes import wait_until_gone
+
+    _, run = where
+    escaped = run(ESCAPE_PROBE, [])
+    assert wait_until_gone([escaped], within=10) == []
