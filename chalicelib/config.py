@@ -2,6 +2,8 @@
 
 TASKPORT_RUN_OUTPUT_BYTES (default 65536): how much of each of a sandbox call's stdout and
 stderr is kept for its report (docs/sandbox-io.md).
+TASKPORT_SANDBOX_NETWORK: network for user code in the sandbox; only `none` is offered
+(docs/sandbox-isolation.md).
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ class Settings(NamedTuple):
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
     run_output_bytes: int = 64 * 1024
+    sandbox_network: str = "none"
 
     @property
     def require_admin_token(self) -> str:
@@ -138,4 +141,5 @@ def get_settings() -> Settings:
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
         run_output_bytes=_int("TASKPORT_RUN_OUTPUT_BYTES", 64 * 1024),
+        sandbox_network=os.environ.get("TASKPORT_SANDBOX_NETWORK", "none").strip().lower() or "none",
     )
