@@ -5,6 +5,7 @@ from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
 from chalicelib import tasktypes
 from chalicelib.engine import registry
+from chalicelib.observability import logs, requests
 from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
@@ -14,6 +15,7 @@ TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
 
 app = Chalice(app_name="taskport")
+logs.configure()  # after Chalice(): it sets its logger (every taskport.* one's parent) to ERROR
 app.register_blueprint(admin.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
@@ -24,6 +26,9 @@ app.register_blueprint(steamship.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 # Account-defined task types are found after the built-ins (engine/registry.py).
 registry.add_resolver(tasktypes.resolve)
+app.register_middleware(requests.log_requests, "http")
+for event_type in ("sqs", "scheduled", "pure_lambda"):
+    app.register_middleware(requests.bind_invocation, event_type)
 
 
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")
