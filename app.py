@@ -1,4 +1,7 @@
 """Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, nothing else."""
+import os
+import sys
+
 from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
@@ -10,6 +13,11 @@ from chalicelib.webhooks import delivery as webhook_delivery
 # The infra template re-points these event sources at the deployed queues.
 TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
+
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # set by the chalice CLI, never on Lambda
+    from chalicelib.local.chalice_cli import hand_over_chalice_local
+
+    hand_over_chalice_local(sys.argv)
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)

@@ -72,6 +72,7 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    dev_file: str = ""
 
     @property
     def require_admin_token(self) -> str:
@@ -132,4 +133,5 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
     )
