@@ -34,7 +34,12 @@ def _run_until_ready(command: list[str], env: dict[str, str]) -> tuple[subproces
     process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
     output: list[str] = []
     while not any(line.startswith("Press Ctrl-C") for line in output):
         try:
