@@ -6,7 +6,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
-from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship
+from chalicelib.surfaces import admin, docs, dragon, instabase, native, onespace, steamship
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -21,6 +21,7 @@ if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # set by the chalice CLI, 
 
 app = Chalice(app_name="taskport")
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(docs.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
 app.register_blueprint(native.blueprint)
