@@ -151,9 +151,10 @@ class Stack:
         os.environ["TASKPORT_SANDBOX_URL"] = url
 
     def _start_server(self, app: Any) -> None:
-        from chalice.local import create_local_server
+        from chalice.local import LocalDevServer
 
-        server = create_local_server(app, chalice_config(app), self.host, self.port)
+        server = LocalDevServer(app, chalice_config(app), self.host, self.port,
+                                handler_cls=request_handler_class())
         self.port = server.server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",
@@ -188,6 +189,24 @@ class Stack:
                                     region=region, interval=interval)
             ticker.start()
             self._stops.append(ticker.stop)
+
+
+def request_handler_class() -> Any:
+    """Chalice's local request handler, also passing other methods (TRACE, QUERY, ...) to the app.
+
+    Chalice's handler knows only the methods API Gateway routes; the standard library answers
+    any other with its own 501 page. Through the app they get the owning surface's 405.
+    """
+    from chalice.local import ChaliceRequestHandler
+
+    class StackRequestHandler(ChaliceRequestHandler):
+        def __getattr__(self, name: str) -> Any:
+            # BaseHTTPRequestHandler looks up "do_" + the request's method.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
+    return StackRequestHandler
 
 
 def _forget_sandbox_url() -> None:
