@@ -1,4 +1,7 @@
 """Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, nothing else."""
+import os
+import sys
+
 from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
@@ -6,7 +9,7 @@ from chalicelib.engine import worker
 from chalicelib import tasktypes
 from chalicelib.engine import registry
 from chalicelib.observability import logs, requests
-from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship, task_types
+from chalicelib.surfaces import admin, docs, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -14,9 +17,15 @@ from chalicelib.webhooks import delivery as webhook_delivery
 TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
 
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # set by the chalice CLI, never on Lambda
+    from chalicelib.local.chalice_cli import hand_over_chalice_local
+
+    hand_over_chalice_local(sys.argv)
+
 app = Chalice(app_name="taskport")
 logs.configure()  # after Chalice(): it sets its logger (every taskport.* one's parent) to ERROR
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(docs.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
 app.register_blueprint(native.blueprint)

@@ -88,6 +88,7 @@ class Settings(NamedTuple):
     log_level: str = "INFO"
     log_format: str = ""
     metrics: bool = False
+    dev_file: str = ""
 
     @property
     def require_admin_token(self) -> str:
@@ -156,6 +157,7 @@ def get_settings() -> Settings:
         log_format=_log_format(),
         # EMF lines are printed to stdout; CloudWatch reads them on Lambda, elsewhere they are noise.
         metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
+        dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
     )
 
 
