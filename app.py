@@ -4,6 +4,7 @@ from chalice import Chalice, Rate
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
 from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship
+from chalicelib.surfaces import console
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -18,6 +19,7 @@ app.register_blueprint(instabase.blueprint)
 app.register_blueprint(native.blueprint)
 app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
+app.register_blueprint(console.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 
 
