@@ -1,6 +1,6 @@
 // The console's shell: sign in and out, navigation, and one view per route of the hash.
 import { ApiError, call, forgetToken, setToken, token } from "./api.js";
-import { clear, errorBox, field, h } from "./dom.js";
+import { append, clear, errorBox, field, h } from "./dom.js";
 import * as endpoints from "./endpoints.js";
 import * as packages from "./packages.js";
 import * as tasks from "./tasks.js";
@@ -56,7 +56,7 @@ async function show() {
   const module = VIEWS[view];
   clear(main);
   if (!module) {
-    main.append(errorBox(`There is no page "${view}".`));
+    append(main, errorBox(`There is no page "${view}".`));
     return;
   }
   try {
@@ -67,7 +67,7 @@ async function show() {
       signOut(error.message);
       return;
     }
-    main.append(errorBox(error));
+    append(main, errorBox(error));
   }
 }
 

@@ -15,11 +15,11 @@ export function h(spec, attrs = {}, ...children) {
       node.setAttribute(name, value === true ? "" : String(value));
     }
   }
-  append(node, children);
+  append(node, ...children);
   return node;
 }
 
-function append(node, children) {
+export function append(node, ...children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
@@ -28,7 +28,7 @@ function append(node, children) {
 
 export function clear(node, ...children) {
   node.replaceChildren();
-  append(node, children);
+  append(node, ...children);
   return node;
 }
 

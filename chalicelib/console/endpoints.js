@@ -1,6 +1,6 @@
 // Endpoints: list, create and edit (the handler script saved through the files API), test calls.
 import { call, send } from "./api.js";
-import { clear, empty, errorBox, field, h, statusBadge, table } from "./dom.js";
+import { append, clear, empty, errorBox, field, h, statusBadge, table } from "./dom.js";
 import { recentRuns } from "./runs.js";
 
 const BASE = "api/v1/http-endpoint";
@@ -16,11 +16,11 @@ export async function render(main, args, ctx) {
 }
 
 async function renderList(main) {
-  main.append(h("h1", {}, "Endpoints"),
+  append(main, h("h1", {}, "Endpoints"),
     h("p", {}, h("a.button", { href: "#/endpoints/new" }, "New endpoint")));
   const answer = await call(`${BASE}/list`);
   const found = answer.endpoints || [];
-  main.append(found.length
+  append(main, found.length
     ? table(["Id", "Path", "Handler script", "State"], found.map((e) => h("tr", {},
       h("td", {}, h("a", { href: `#/endpoints/${encodeURIComponent(e.id)}` }, e.id)),
       h("td", {}, h("code", {}, `/u/${e.path}`)),
@@ -86,12 +86,12 @@ async function renderForm(main, endpointId, ctx) {
       clear(problem, errorBox(error));
     }
   });
-  main.append(h("p", {}, h("a", { href: "#/endpoints" }, "← All endpoints")),
+  append(main, h("p", {}, h("a", { href: "#/endpoints" }, "← All endpoints")),
     h("h1", {}, creating ? "New endpoint" : `Endpoint ${endpoint.id}`), form);
   if (!creating) {
-    main.append(testForm(endpoint));
+    append(main, testForm(endpoint));
     const calls = h("section", {}, h("h2", {}, "Recent calls"), h("p.muted", {}, "Loading…"));
-    main.append(calls);
+    append(main, calls);
     const refresh = async () => {
       try {
         const list = await recentRuns({ endpoint: endpoint.id },

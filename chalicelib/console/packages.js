@@ -1,6 +1,6 @@
 // Packages: packages and their versions (methods, build), instances per workspace, invoking a method.
 import { call, send } from "./api.js";
-import { clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
+import { append, clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
 
 export async function render(main, args, ctx) {
   if (args.length) return renderPackage(main, args[0], ctx);
@@ -26,11 +26,11 @@ function instanceTable(groups, withPackage) {
 }
 
 async function renderList(main) {
-  main.append(h("h1", {}, "Packages"));
+  append(main, h("h1", {}, "Packages"));
   const [packages, groups] = await Promise.all([
     call("api/v1/package/list", { method: "POST", body: {} }), instancesByWorkspace()]);
   const found = packages.data.packages || [];
-  main.append(found.length
+  append(main, found.length
     ? table(["Handle", "Latest version", "Created"], found.map((p) => h("tr", {},
       h("td", {}, h("a", { href: `#/packages/${encodeURIComponent(p.handle)}` }, p.handle)),
       h("td", {}, p.latestVersionHandle ?? "—"), h("td", {}, time(p.createdAt)))))
@@ -57,7 +57,7 @@ async function renderPackage(main, handle, ctx) {
   const list = versions.data.packageVersions || [];
   const mine = groups.map((g) => ({ ...g,
     instances: g.instances.filter((i) => i.packageHandle === handle) }));
-  main.append(h("p", {}, h("a", { href: "#/packages" }, "← All packages")),
+  append(main, h("p", {}, h("a", { href: "#/packages" }, "← All packages")),
     h("h1", {}, "Package ", h("code", {}, pkg.data.package.handle)),
     h("h2", {}, "Versions"),
     list.length ? table(["Version", "Methods", "Build", "Created"], list.map((v) => h("tr", {},
@@ -70,7 +70,7 @@ async function renderPackage(main, handle, ctx) {
     instanceTable(mine, false) || empty("No instance of this package. Create one with "
       + "POST /api/v1/package/instance/create."));
   const instances = mine.flatMap((g) => g.instances.map((i) => ({ ...i, workspace: g.workspace.handle })));
-  if (instances.length) main.append(invokeForm(instances, list));
+  if (instances.length) append(main, invokeForm(instances, list));
 }
 
 function invokeForm(instances, versions) {

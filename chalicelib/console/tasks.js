@@ -1,6 +1,6 @@
 // Tasks: the account's tasks across surfaces (live), and one task's page.
 import { call, url } from "./api.js";
-import { clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
+import { append, clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
 import { poller } from "./poll.js";
 import { runList } from "./runs.js";
 
@@ -30,7 +30,7 @@ function renderList(main, ctx) {
   const live = h("span.muted.live", { "aria-live": "off" });
   const body = h("div", { "aria-busy": "true" });
   const cursors = [null];
-  main.append(h("h1", {}, "Tasks"), form, live, body);
+  append(main, h("h1", {}, "Tasks"), form, live, body);
 
   let last = "";
   async function load() {
@@ -104,7 +104,7 @@ function eventList(events) {
 async function renderTask(main, key, ctx) {
   const heading = h("h1", {}, "Task ", h("code", {}, key));
   const body = h("div");
-  main.append(h("p", {}, h("a", { href: "#/tasks" }, "← All tasks")), heading, body);
+  append(main, h("p", {}, h("a", { href: "#/tasks" }, "← All tasks")), heading, body);
   let last = "";
 
   async function load() {

@@ -1,6 +1,7 @@
 // Workflows: their webhook, tasks by status, completing or canceling a task, deliveries, replay.
 import { call } from "./api.js";
-import { clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
+import { append, clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
+import { poller } from "./poll.js";
 
 const ROOT = "taskport/v1/workflows";
 const GROUPS = { open: "queued,executing,error", completed: "success", canceled: "canceled",
@@ -18,10 +19,10 @@ function path(...parts) {
 }
 
 async function renderList(main) {
-  main.append(h("h1", {}, "Workflows"));
+  append(main, h("h1", {}, "Workflows"));
   const answer = await call(ROOT);
   const found = answer.workflows || [];
-  main.append(found.length
+  append(main, found.length
     ? table(["Handle", "Name", "Mode", "Webhook URL", "Webhook"], found.map((w) => h("tr", {},
       h("td", {}, h("a", { href: `#/workflows/${encodeURIComponent(w.handle)}` }, w.handle)),
       h("td", {}, w.name), h("td", {}, w.mode), h("td", {}, h("code", {}, w.webhook_url)),
@@ -48,7 +49,7 @@ async function renderWorkflow(main, handle, group, ctx) {
     h("a", { href: `#/workflows/${encodeURIComponent(handle)}/${name}`,
       "aria-current": name === group ? "page" : null }, name)));
   const list = h("div", {}, h("p.muted", {}, "Loading…"));
-  main.append(h("p", {}, h("a", { href: "#/workflows" }, "← All workflows")),
+  append(main, h("p", {}, h("a", { href: "#/workflows" }, "← All workflows")),
     h("h1", {}, workflow.name, " ", h("span.muted", {}, `(${workflow.handle})`)),
     h("dl.facts", {},
       h("dt", {}, "Mode"), h("dd", {}, workflow.mode),
@@ -76,20 +77,20 @@ async function renderTask(main, handle, taskId, ctx) {
   const [workflow, task] = await Promise.all([call(path(handle)),
     call(path(handle, "tasks", taskId))]);
   if (!ctx.current()) return;
-  main.append(h("p", {}, h("a", { href: `#/workflows/${encodeURIComponent(handle)}` },
+  append(main, h("p", {}, h("a", { href: `#/workflows/${encodeURIComponent(handle)}` },
     `← ${workflow.name}`)), h("h1", {}, "Task ", h("code", {}, taskId)));
   const problem = h("div", { "aria-live": "polite" });
-  main.append(h("dl.facts", {},
+  append(main, h("dl.facts", {},
     h("dt", {}, "Status"), h("dd", {}, statusBadge(task.status)),
     h("dt", {}, "Created"), h("dd", {}, time(task.created_at)),
     h("dt", {}, "Updated"), h("dd", {}, time(task.updated_at))),
   h("h2", {}, "Input"), json(task.input),
   task.output ? [h("h2", {}, "Output"), json(task.output)] : null,
   task.error && task.status !== "canceled" ? [h("h2", {}, "Error"), h("pre.error-text", {}, task.error)] : null);
-  if (OPEN.includes(task.status)) main.append(completeForm(workflow, handle, taskId, problem));
-  main.append(problem);
+  if (OPEN.includes(task.status)) append(main, completeForm(workflow, handle, taskId, problem));
+  append(main, problem);
   const deliveries = h("section", {}, h("h2", {}, "Webhook deliveries"));
-  main.append(deliveries);
+  append(main, deliveries);
   await renderDeliveries(deliveries, handle, taskId, ctx);
 }
 
@@ -130,33 +131,58 @@ function completeForm(workflow, handle, taskId, problem) {
   return form;
 }
 
+// Deliveries refresh on their own (with backoff) while one of them is still pending.
 async function renderDeliveries(section, handle, taskId, ctx) {
-  const answer = await call(path(handle, "tasks", taskId, "deliveries"));
-  if (!ctx.current()) return;
-  const deliveries = answer.deliveries || [];
+  let last = "";
   const problem = h("div", { "aria-live": "polite" });
-  const replay = h("button", { type: "button", onclick: async () => {
+  const list = h("div.deliveries");
+  const replay = h("button", { type: "button", hidden: true, onclick: async () => {
     replay.disabled = true;
     try {
       await call(path(handle, "tasks", taskId, "deliveries", "replay"), { method: "POST" });
-      await renderDeliveries(section, handle, taskId, ctx);
+      clear(problem);
+      refresh.now();
     } catch (error) {
-      replay.disabled = false;
       clear(problem, errorBox(error));
+    } finally {
+      replay.disabled = false;
     }
   } }, "Replay");
-  const refresh = h("button", { type: "button",
-    onclick: () => renderDeliveries(section, handle, taskId, ctx) }, "Refresh");
-  clear(section, h("h2", {}, "Webhook deliveries"),
-    deliveries.length ? deliveries.map((d) => h("article.delivery", { "data-delivery": d.id },
-      h("header", {}, statusBadge(d.status), " ", h("strong", {}, d.event), " ",
-        h("span.muted", {}, d.webhook_id), " · started ", time(d.created_at),
-        d.next_attempt_at ? [" · next retry ", time(d.next_attempt_at)] : null,
-        d.reason ? ` · ${d.reason}` : ""),
-      d.attempts.length ? table(["Time", "Status code", "Error", "Duration"], d.attempts.map((a) =>
-        h("tr.attempt", {}, h("td", {}, time(a.at)), h("td", {}, a.status_code ?? "—"),
-          h("td", {}, a.error ?? ""), h("td.num", {}, `${a.duration_ms} ms`))))
-        : empty("No attempt yet: the first one is on its way.")))
-      : empty("No deliveries: a task sends its webhook when it is completed or canceled."),
-    h("div.buttons", {}, deliveries.length ? replay : null, refresh), problem);
+  clear(section, h("h2", {}, "Webhook deliveries"), list, h("div.buttons", {}, replay), problem);
+
+  async function load() {
+    const answer = await call(path(handle, "tasks", taskId, "deliveries"));
+    if (!ctx.current()) return false;
+    const seen = JSON.stringify(answer);
+    if (seen === last) return false;
+    last = seen;
+    const deliveries = answer.deliveries || [];
+    replay.hidden = !deliveries.length;
+    clear(list, deliveries.length ? deliveries.map(deliveryCard)
+      : empty("No deliveries: a task sends its webhook when it is completed or canceled."));
+    return true;
+  }
+
+  const refresh = poller(async () => {
+    try {
+      return await load();
+    } catch (error) {
+      if (ctx.current()) clear(problem, errorBox(error));
+      throw error;
+    }
+  }, { min: 1000, max: 10000 });
+  ctx.onCleanup(() => refresh.stop());
+  await load();
+}
+
+function deliveryCard(d) {
+  return h("article.delivery", { "data-delivery": d.id },
+    h("header", {}, statusBadge(d.status), " ", h("strong", {}, d.event), " ",
+      h("span.muted", {}, d.webhook_id), " · started ", time(d.created_at),
+      d.next_attempt_at ? [" · next retry ", time(d.next_attempt_at)] : null,
+      d.reason ? ` · ${d.reason}` : ""),
+    d.attempts.length ? table(["Time", "Status code", "Error", "Duration"], d.attempts.map((a) =>
+      h("tr.attempt", {}, h("td", {}, time(a.at)), h("td", {}, a.status_code ?? "—"),
+        h("td", {}, a.error ?? ""), h("td.num", {}, `${a.duration_ms} ms`))))
+      : empty("No attempt yet: the first one is on its way."));
 }
