@@ -36,7 +36,7 @@ function renderList(main, ctx) {
   async function load() {
     const cursor = cursors[cursors.length - 1];
     const answer = await call("taskport/v1/tasks", { params: {
-      status: filters.status, type: filters.type, limit: 50, cursor } });
+      status: filters.status, type: filters.type, limit: 100, cursor } });
     if (!ctx.current()) return false;
     const seen = JSON.stringify(answer);
     const changed = seen !== last;

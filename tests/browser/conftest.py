@@ -98,7 +98,12 @@ def stack(chromium_path: Path) -> Iterator[str]:
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     stdout = process.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
     output: list[str] = []
     try:
         while not any(line.startswith("Press Ctrl-C") for line in output):

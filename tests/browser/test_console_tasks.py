@@ -1,0 +1,93 @@
+"""Tasks in the console: live list, a task's page, Cancel, plants in params, and the load figure."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.browser.conftest import PLANT, Account, Api, needs_route, screenshot, sign_in
+
+NATIVE_TASKS = "obs's native tasks API (GET /taskport/v1/tasks, issue 11)"
+
+
+def _create(api: Api, account: Account, tasks: list[dict[str, Any]]) -> list[str]:
+    status, body = api.call("/v1/create", "POST", {"tasks": tasks}, account.secret)
+    assert status == 200, body
+    return [task["key"] for task in body]
+
+
+def test_tasks_empty_state_says_what_to_do(page: Any, stack: str, api: Api,
+                                           account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    sign_in(page, stack, account)
+    assert "/v1/create" in page.locator("p.empty").inner_text()
+
+
+def test_task_created_over_api_appears_and_turns_success_without_reload(
+        page: Any, stack: str, api: Api, account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    sign_in(page, stack, account)
+    page.locator("p.empty").wait_for()
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    [key] = _create(api, account, [{"task_name": "hello", "name": "Ada"}])
+    row = page.locator(f'tr[data-key="{key}"]')
+    row.wait_for(timeout=20_000)
+    row.get_by_text("success", exact=True).wait_for(timeout=30_000)
+    assert navigations == []  # no reload: the list polled
+    screenshot(page, "tasks")
+    row.get_by_role("link", name=key).click()
+    page.get_by_role("heading", name="Result").wait_for()
+    assert "Hello Ada" in page.locator("main").inner_text()
+    screenshot(page, "task")
+
+
+def test_task_params_and_result_rendered_as_text(page: Any, stack: str, api: Api,
+                                                 account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    [key] = _create(api, account, [{"task_name": "hello", "name": PLANT}])
+    sign_in(page, stack, account, f"#/tasks/{key}")
+    page.get_by_text("success", exact=True).first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Result").wait_for()
+    assert PLANT in page.locator("main").inner_text()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("main img").count() == 0
+
+
+def test_open_task_canceled_from_its_page(page: Any, stack: str, api: Api,
+                                          account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    # A workflow task stays open until someone completes or cancels it.
+    status, body = api.call("/workflows/hold", "PUT", {
+        "name": "Hold", "input_fields": [], "webhook_url": "http://127.0.0.1:9/hook"},
+        account.basic)
+    assert status == 201, body
+    task_id = "6f1c1a52-0d7e-4b5e-9a43-1b2c3d4e5f60"
+    status, body = api.call(f"/workflows/hold/tasks/{task_id}", "PUT", {"input": {}},
+                            account.basic)
+    assert status == 201, body
+    key = f"wf:{account.id}:hold:{task_id}"
+    sign_in(page, stack, account, f"#/tasks/{key}")
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("canceled", exact=True).first.wait_for(timeout=20_000)
+    assert page.get_by_role("button", name="Cancel").count() == 0
+
+
+def test_tasks_first_paint_with_100_tasks(page: Any, stack: str, api: Api,
+                                          account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    _create(api, account, [{"task_name": "hello", "name": f"n{i}"} for i in range(100)])
+    sign_in(page, stack, account, "#/endpoints")
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        page.goto(f"{stack}/console#/tasks")
+        page.locator("tbody tr").nth(99).wait_for(timeout=30_000)
+        timings.append(time.perf_counter() - started)
+        paint = page.evaluate("""performance.getEntriesByName('first-contentful-paint')
+            .map((e) => e.startTime)[0]""")
+        rows = page.evaluate("""performance.now()""")
+        print(f"console load: first contentful paint {paint:.0f} ms, "
+              f"100 task rows at {rows:.0f} ms after navigation start")
+    print(f"console load, 100 tasks, wall time to 100 rows: best {min(timings) * 1000:.0f} ms, "
+          f"worst {max(timings) * 1000:.0f} ms (3 loads)")
+    assert page.locator("tbody tr").count() == 100
