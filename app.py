@@ -3,6 +3,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
+from chalicelib.observability import logs, requests
 from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship
 from chalicelib.surfaces import console
 from chalicelib.surfaces.http import render_chalice_errors
@@ -13,6 +14,7 @@ TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
 
 app = Chalice(app_name="taskport")
+logs.configure()  # after Chalice(): it sets its logger (every taskport.* one's parent) to ERROR
 app.register_blueprint(admin.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
@@ -21,6 +23,9 @@ app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
 app.register_blueprint(console.blueprint)
 app.register_middleware(render_chalice_errors, "http")
+app.register_middleware(requests.log_requests, "http")
+for event_type in ("sqs", "scheduled", "pure_lambda"):
+    app.register_middleware(requests.bind_invocation, event_type)
 
 
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")
