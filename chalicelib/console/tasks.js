@@ -1,5 +1,5 @@
 // Tasks: the account's tasks across surfaces (live), and one task's page.
-import { call, url } from "./api.js";
+import { call } from "./api.js";
 import { append, clear, empty, errorBox, field, h, json, statusBadge, table, time } from "./dom.js";
 import { poller } from "./poll.js";
 import { runList } from "./runs.js";
@@ -106,6 +106,21 @@ async function renderTask(main, key, ctx) {
   const body = h("div");
   append(main, h("p", {}, h("a", { href: "#/tasks" }, "← All tasks")), heading, body);
   let last = "";
+  // Output files: links to presigned URLs, kept across redraws (they are asked for once).
+  const files = h("section.files");
+  let filesLoaded = false;
+
+  async function loadFiles() {
+    try {
+      const answer = await call(`taskport/v1/tasks/${encodeURIComponent(key)}/files`);
+      const found = answer.files || [];
+      clear(files, found.length ? [h("h2", {}, "Output files"), h("ul", {}, found.map((f) =>
+        h("li", {}, h("a", { href: f.url, rel: "noopener noreferrer", target: "_blank" }, f.name))))]
+        : null);
+    } catch (error) {
+      clear(files, errorBox(error));
+    }
+  }
 
   async function load() {
     const answer = await call(`taskport/v1/tasks/${encodeURIComponent(key)}`);
@@ -122,6 +137,10 @@ async function renderTask(main, key, ctx) {
     const events = eventList(answer.events || task.events);
     const runs = answer.runs || task.runs || [];
     const open = OPEN.includes(task.status);
+    if (task.status === "success" && !filesLoaded) {
+      filesLoaded = true;
+      loadFiles();
+    }
     const problem = h("div", { "aria-live": "polite" });
     const cancel = open ? h("button.danger", { type: "button", onclick: async () => {
       cancel.disabled = true;
@@ -133,7 +152,7 @@ async function renderTask(main, key, ctx) {
         clear(problem, errorBox(error));
       }
     } }, "Cancel") : null;
-    const files = task.files || [];
+    const lastAttempt = task.last_attempt;
     clear(body,
       h("dl.facts", {},
         h("dt", {}, "Status"), h("dd", {}, statusBadge(task.status)),
@@ -141,6 +160,9 @@ async function renderTask(main, key, ctx) {
         h("dt", {}, "Created"), h("dd", {}, time(task.created_at)),
         h("dt", {}, "Updated"), h("dd", {}, time(task.updated_at)),
         h("dt", {}, "Attempts"), h("dd", {}, task.attempts ?? ""),
+        lastAttempt ? [h("dt", {}, "Last attempt"), h("dd", {}, `#${lastAttempt.number} `,
+          statusBadge(lastAttempt.status),
+          lastAttempt.error ? ` ${lastAttempt.error}` : "")] : null,
         task.progress !== undefined && task.progress !== null
           ? [h("dt", {}, "Progress"), h("dd", {}, progressOf(task.progress),
             typeof task.progress === "number" ? ` ${task.progress}` : "")] : null),
@@ -149,9 +171,7 @@ async function renderTask(main, key, ctx) {
       task.result !== undefined && task.result !== null ? [h("h2", {}, "Result"), json(task.result)] : null,
       task.error ? [h("h2", {}, "Error"), h("pre.error-text", {}, typeof task.error === "string"
         ? task.error : JSON.stringify(task.error, null, 2))] : null,
-      files.length ? [h("h2", {}, "Output files"), h("ul", {}, files.map((name) => h("li", {},
-        h("a", { href: url(`v1/file/${encodeURIComponent(name)}`, { task: task.key }).href,
-          rel: "noopener" }, name))))] : null,
+      files,
       h("h2", {}, "Events"),
       events.length ? table(["Event", "At", "Detail"], events.map((e) => h("tr", {},
         h("td", {}, e.name), h("td", {}, time(e.at)),

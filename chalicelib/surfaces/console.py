@@ -1,8 +1,9 @@
 """The web console (/console) and the few native routes it needs that the token cannot reach elsewhere.
 
-The console signs in with the account token only. Workflows (OneSpace) take HTTP Basic and no
-surface cancels an arbitrary task, so those operations are offered here under /taskport/v1 with
-Bearer auth, each one call into the same domain functions the other surfaces use.
+The console signs in with the account token only. Workflows (OneSpace) take HTTP Basic, and no
+surface cancels an arbitrary task or lists its output files; so those operations are offered
+here under /taskport/v1 with Bearer auth, each one call into the domain functions the other
+surfaces use.
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import datetime as dt
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from chalice import Response
 
 from chalicelib import auth, workflows
 from chalicelib.auth import Principal
+from chalicelib.engine import outputs
 from chalicelib.engine import tasks as engine
 from chalicelib.engine.tasks import Task
 from chalicelib.errors import Invalid, NotFound
@@ -127,10 +130,18 @@ def _limit(raw: str | None) -> int | None:
     return int(raw)
 
 
+@surface.route(ROOT + "/tasks/{key}/files", methods=["GET"])
+def task_files(key: str) -> Response:
+    principal = _principal()
+    task = engine.get_task(unquote(key), principal.account_id)
+    return json_response({"files": [{"name": name, "url": outputs.url(task.key, name)}
+                                    for name in task.files]})
+
+
 @surface.route(ROOT + "/tasks/{key}/cancel", methods=["POST"])
 def cancel_task(key: str) -> Response:
     principal = _principal()
-    task = engine.cancel_task(key, principal.account_id)
+    task = engine.cancel_task(unquote(key), principal.account_id)
     return json_response({"key": task.key, "status": task.status})
 
 

@@ -167,7 +167,7 @@ def sign_in(page: Any, stack: str, account: Account, where: str = "") -> None:
     page.goto(f"{stack}/console{where}")
     page.get_by_label("Token").fill(account.token)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Tasks").wait_for()
+    page.get_by_role("link", name="Tasks", exact=True).wait_for()
 
 
 def screenshot(page: Any, name: str) -> None:

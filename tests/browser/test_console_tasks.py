@@ -77,17 +77,26 @@ def test_tasks_first_paint_with_100_tasks(page: Any, stack: str, api: Api,
     needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
     _create(api, account, [{"task_name": "hello", "name": f"n{i}"} for i in range(100)])
     sign_in(page, stack, account, "#/endpoints")
-    timings = []
+    loads = []
     for _ in range(3):
-        started = time.perf_counter()
-        page.goto(f"{stack}/console#/tasks")
-        page.locator("tbody tr").nth(99).wait_for(timeout=30_000)
-        timings.append(time.perf_counter() - started)
-        paint = page.evaluate("""performance.getEntriesByName('first-contentful-paint')
-            .map((e) => e.startTime)[0]""")
-        rows = page.evaluate("""performance.now()""")
-        print(f"console load: first contentful paint {paint:.0f} ms, "
-              f"100 task rows at {rows:.0f} ms after navigation start")
-    print(f"console load, 100 tasks, wall time to 100 rows: best {min(timings) * 1000:.0f} ms, "
-          f"worst {max(timings) * 1000:.0f} ms (3 loads)")
+        page.goto("about:blank")
+        page.goto(f"{stack}/console#/tasks")  # a fresh document: its clock starts at navigation
+        rows_at = page.wait_for_function(
+            "() => document.querySelectorAll('tbody tr').length >= 100 ? performance.now() : false",
+            polling="raf", timeout=30_000).json_value()
+        paint = page.evaluate(
+            "performance.getEntriesByName('first-contentful-paint').map((e) => e.startTime)[0]")
+        fetched = page.evaluate("""performance.getEntriesByType('resource')
+            .filter((e) => e.name.includes('/taskport/v1/tasks'))
+            .map((e) => [e.startTime, e.responseEnd])[0]""")
+        loads.append((paint, rows_at, fetched))
+    started = time.perf_counter()
+    status, _ = api.call("/taskport/v1/tasks?limit=100", headers=account.bearer)
+    api_ms = (time.perf_counter() - started) * 1000
+    assert status == 200
+    print("\nconsole load, Tasks with 100 tasks (3 fresh loads): first contentful paint "
+          + ", ".join(f"{paint:.0f}" for paint, _, _ in loads) + " ms; 100 rows painted at "
+          + ", ".join(f"{rows:.0f}" for _, rows, _ in loads) + " ms; the list call ran "
+          + ", ".join(f"{start:.0f}-{end:.0f}" for _, _, (start, end) in loads)
+          + f" ms; the API's page of 100 alone: {api_ms:.0f} ms")
     assert page.locator("tbody tr").count() == 100
