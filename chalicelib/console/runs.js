@@ -38,7 +38,7 @@ export function runCard(run) {
       h("span.muted", {}, subjectOf(run)), " · ", time(run.started_at),
       " · ", ms(run.duration_ms),
       run.http_status ?? run.status_code ? ` · HTTP ${run.http_status ?? run.status_code}` : "",
-      run.cpu_ms !== undefined ? ` · CPU ${ms(run.cpu_ms)}` : "",
+      run.cpu_ms != null ? ` · CPU ${ms(run.cpu_ms)}` : "",
       run.max_rss_bytes ? ` · peak ${bytes(run.max_rss_bytes)}` : ""),
     more);
   if ("stdout" in run || "error" in run || !run.id) {

@@ -1,8 +1,15 @@
 """Tasks in the console: live list, a task's page, Cancel, plants in params, and the load figure."""
 from __future__ import annotations
 
+import http.server
+import io
+import threading
 import time
+import urllib.request
 from typing import Any
+from collections.abc import Iterator
+
+import pytest
 
 from tests.browser.conftest import PLANT, Account, Api, needs_route, screenshot, sign_in
 
@@ -100,3 +107,41 @@ def test_tasks_first_paint_with_100_tasks(page: Any, stack: str, api: Api,
           + ", ".join(f"{start:.0f}-{end:.0f}" for _, _, (start, end) in loads)
           + f" ms; the API's page of 100 alone: {api_ms:.0f} ms")
     assert page.locator("tbody tr").count() == 100
+
+
+@pytest.fixture(scope="module")
+def image_server() -> Iterator[str]:
+    """A PNG served on 127.0.0.1, for tasks that make output files from an image URL."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buffer, "PNG")
+    png = buffer.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/red.png"
+    httpd.shutdown()
+
+
+def test_task_output_files_linked_from_its_page(page: Any, stack: str, api: Api,
+                                                account: Account, image_server: str) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    [key] = _create(api, account, [{"task_name": "image.thumbs", "url": image_server}])
+    sign_in(page, stack, account, f"#/tasks/{key}")
+    page.get_by_role("heading", name="Output files").wait_for(timeout=30_000)
+    links = page.locator("section.files a")
+    assert sorted(links.all_inner_texts()) == ["large", "small"]
+    with urllib.request.urlopen(links.first.get_attribute("href"), timeout=10) as response:
+        assert response.read(3) == b"\xff\xd8\xff"  # a JPEG
