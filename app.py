@@ -4,7 +4,9 @@ from chalice import Chalice, Rate
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
 from chalicelib.observability import logs, requests
-from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship
+from chalicelib import tasktypes
+from chalicelib.engine import registry
+from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces import console
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
@@ -19,6 +21,7 @@ app.register_blueprint(admin.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
 app.register_blueprint(native.blueprint)
+app.register_blueprint(task_types.blueprint)
 app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
 app.register_blueprint(console.blueprint)
@@ -26,6 +29,8 @@ app.register_middleware(render_chalice_errors, "http")
 app.register_middleware(requests.log_requests, "http")
 for event_type in ("sqs", "scheduled", "pure_lambda"):
     app.register_middleware(requests.bind_invocation, event_type)
+# Account-defined task types are found after the built-ins (engine/registry.py).
+registry.add_resolver(tasktypes.resolve)
 
 
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")

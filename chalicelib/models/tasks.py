@@ -102,7 +102,7 @@ class TaskRecord(Model):
     progress = JSONAttribute(null=True)
     result = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
-    files = ListAttribute(of=UnicodeAttribute, null=True)
+    files: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     notify = JSONAttribute(null=True)
     group = UnicodeAttribute(null=True)
     group_pk = UnicodeAttribute(null=True)
