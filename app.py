@@ -9,7 +9,7 @@ from chalicelib.engine import worker
 from chalicelib import tasktypes
 from chalicelib.engine import registry
 from chalicelib.observability import logs, requests
-from chalicelib.surfaces import admin, docs, dragon, instabase, native, onespace, steamship, task_types
+from chalicelib.surfaces import admin, console, docs, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -32,6 +32,7 @@ app.register_blueprint(native.blueprint)
 app.register_blueprint(task_types.blueprint)
 app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
+app.register_blueprint(console.blueprint)
 app.register_middleware(render_chalice_errors, "http")
 # Account-defined task types are found after the built-ins (engine/registry.py).
 registry.add_resolver(tasktypes.resolve)
