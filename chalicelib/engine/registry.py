@@ -26,7 +26,8 @@ class TaskType(NamedTuple):
     `people_settle` marks tasks that people can complete: when such a task's run fails, overruns
     its wall time or spends its attempts, the task is handed back (queued again, without a lease
     or a message, the failure in its `error`) for complete_task or cancel_task, instead of
-    ending in error.
+    ending in error. `grouped` marks types whose domain files every task in a group (TaskSpec.group):
+    a spec without one, such as a task API user's, is refused.
     """
 
     name: str
@@ -34,6 +35,7 @@ class TaskType(NamedTuple):
     validate: Validate | None = None
     files: tuple[str, ...] | None = None
     people_settle: bool = False
+    grouped: bool = False
 
 
 class RunContext:
@@ -89,10 +91,11 @@ _lock = threading.Lock()
 
 
 def register(name: str, run: Run, validate: Validate | None = None,
-             files: tuple[str, ...] | None = None, people_settle: bool = False) -> TaskType:
+             files: tuple[str, ...] | None = None, people_settle: bool = False,
+             grouped: bool = False) -> TaskType:
     """Register a task type under `name` (a later registration replaces an earlier one)."""
     task_type = TaskType(name=name, run=run, validate=validate, files=files,
-                         people_settle=people_settle)
+                         people_settle=people_settle, grouped=grouped)
     _types[name] = task_type
     return task_type
 
