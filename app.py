@@ -1,6 +1,8 @@
-"""Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, nothing else."""
+"""Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, and installs
+the task types (chalicelib.composition); nothing else."""
 from chalice import Chalice, Rate
 
+from chalicelib import composition
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
 from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship
@@ -19,6 +21,7 @@ app.register_blueprint(native.blueprint)
 app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
 app.register_middleware(render_chalice_errors, "http")
+composition.install()
 
 
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")

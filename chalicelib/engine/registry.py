@@ -1,4 +1,4 @@
-"""Task types: built-ins register by name; account-defined types plug in through resolvers."""
+"""Task types by name, and resolvers for account-defined ones; chalicelib.composition fills both."""
 from __future__ import annotations
 
 import threading
@@ -86,8 +86,6 @@ class RunContext:
 
 _types: dict[str, TaskType] = {}
 _resolvers: list[Resolver] = []
-_builtins_loaded = False
-_lock = threading.Lock()
 
 
 def register(name: str, run: Run, validate: Validate | None = None,
@@ -106,19 +104,8 @@ def add_resolver(resolver: Resolver) -> None:
         _resolvers.append(resolver)
 
 
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    with _lock:
-        if not _builtins_loaded:
-            import chalicelib.builtin_tasks  # noqa: F401  (registers on import)
-            _builtins_loaded = True
-
-
 def find(account_id: str, name: str) -> TaskType | None:
     """The task type `name` as seen by the account, or None."""
-    _load_builtins()
     found = _types.get(name)
     if found is not None:
         return found
@@ -141,5 +128,4 @@ def resolve(account_id: str, name: Any) -> TaskType:
 
 def names() -> list[str]:
     """The names of the registered (not resolved) task types."""
-    _load_builtins()
     return sorted(_types)
