@@ -328,5 +328,5 @@ def _validate_task_params(params: dict[str, Any]) -> None:
 def install() -> None:
     """Register the workflow task type and the webhook finish hook (called by the composition root)."""
     registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params, people_settle=True,
-                      grouped=True)
+                      grouped=True, internal=True)
     hooks.on_finish(_notify_on_finish)

@@ -26,7 +26,10 @@ class TaskType(NamedTuple):
     `people_settle` marks tasks that people can complete: when such a task's run fails, overruns
     its wall time or spends its attempts, the task is handed back (queued again, without a lease
     or a message, the failure in its `error`) for complete_task or cancel_task, instead of
-    ending in error. `grouped` marks types whose domain files every task in a group (TaskSpec.group):
+    ending in error. `internal` types serve a domain (workflow tasks, background package methods)
+    and are not listed as task types a caller may create; `description` and `params_schema` (a JSON
+    Schema of the parameters, documentation: `validate` decides) are what listings show.
+    `grouped` marks types whose domain files every task in a group (TaskSpec.group):
     a spec without one, such as a task API user's, is refused.
     """
 
@@ -36,6 +39,7 @@ class TaskType(NamedTuple):
     files: tuple[str, ...] | None = None
     people_settle: bool = False
     grouped: bool = False
+    internal: bool = False
     description: str | None = None
     params_schema: dict[str, Any] | None = None
 
@@ -92,10 +96,12 @@ _resolvers: list[Resolver] = []
 
 def register(name: str, run: Run, validate: Validate | None = None,
              files: tuple[str, ...] | None = None, people_settle: bool = False,
-             grouped: bool = False) -> TaskType:
+             grouped: bool = False, internal: bool = False, description: str | None = None,
+             params_schema: dict[str, Any] | None = None) -> TaskType:
     """Register a task type under `name` (a later registration replaces an earlier one)."""
     task_type = TaskType(name=name, run=run, validate=validate, files=files,
-                         people_settle=people_settle, grouped=grouped)
+                         people_settle=people_settle, grouped=grouped, internal=internal,
+                         description=description, params_schema=params_schema)
     _types[name] = task_type
     return task_type
 

@@ -105,4 +105,4 @@ def task_status(account_id: str, task_id: Any) -> Task:
 
 def install() -> None:
     """Register the background package-method task type (called by the composition root)."""
-    registry.register(TASK_TYPE, _run_task, _validate_params)
+    registry.register(TASK_TYPE, _run_task, _validate_params, internal=True)

@@ -103,7 +103,7 @@ def save(account_id: str, name: str, body: dict[str, Any]) -> tuple[TaskTypeDefi
 def get(account_id: str, name: str) -> TaskTypeView:
     """A built-in or one of the account's types; NotFound when neither."""
     builtin = registry.builtin(name) if isinstance(name, str) else None
-    if builtin is not None:
+    if builtin is not None and not builtin.internal:
         return _builtin_view(builtin)
     found = store.get(account_id, name) if isinstance(name, str) and NAME_PATTERN.match(name) else None
     if found is None:
@@ -122,7 +122,8 @@ def delete(account_id: str, name: str) -> None:
 
 def list_types(account_id: str) -> list[TaskTypeView]:
     """Built-ins (with their parameters where declared), then the account's types by name."""
-    builtins = [_builtin_view(t) for t in (registry.builtin(n) for n in registry.names()) if t]
+    builtins = [_builtin_view(t) for t in (registry.builtin(n) for n in registry.names())
+                if t is not None and not t.internal]
     return builtins + [view_of(d) for d in store.list_all(account_id, MAX_TYPES)]
 
 

@@ -72,6 +72,9 @@ def test_list_task_types_shows_builtins_then_the_accounts(client, shout):
     assert {"hello", "image.thumb", "image.thumbs", "image.info"} <= set(names)
     assert names[-1] == "shout"
     assert all(t["builtin"] for t in listed[:-1])
+    assert "workflow.task" not in names and "package.method" not in names
+    hello = listed[names.index("hello")]
+    assert hello["params_schema"]["required"] == ["name"] and hello["description"]
 
 
 def test_delete_task_type_then_it_is_gone(client, shout):
