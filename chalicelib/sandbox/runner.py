@@ -21,6 +21,7 @@ import array
 import atexit
 import collections
 import ctypes
+import errno
 import fcntl
 import functools
 import logging
@@ -32,6 +33,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -40,6 +42,7 @@ from typing import Any
 from collections.abc import Callable
 
 from chalicelib.sandbox import child, isolation
+from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
                                      frame_complete)
 
@@ -61,6 +64,10 @@ CLONE_PARENT = 0x00008000
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2), whose first argument is the flags
 ZYGOTE_REPLY_SECONDS = 10
 ZYGOTE_WAKE_SECONDS = 0.2  # how often a stopped zygote is woken while a reply is awaited
+SYS_WAITID = {"x86_64": 247, "aarch64": 95}
+SIGINFO_BYTES = 128  # siginfo_t; si_code at offset 8, si_status at 24 (both 64-bit ABIs)
+RUSAGE_BYTES = 144  # struct rusage: two timevals, then ru_maxrss (KiB) and 13 more longs
+CPUCLOCK_SCHED = 2  # a process CPU clock id is ((~pid) << 3) | CPUCLOCK_SCHED
 
 _prepared = False
 _prepare_lock = threading.Lock()
@@ -151,13 +158,14 @@ def execute(call: dict[str, Any], body: bytes,
             _baseline_tasks + threading.active_count() + POOL_SIZE)
         frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks,
                               "body_length": len(body)}, body)
+        baseline = _baseline(spare.pid)  # before the call is written: it may be done at once
         try:
             _write_all(spare.call_fd, frame)
         except OSError:
             pass  # the spare is gone: _read_answer tells why
         finally:
             os.close(spare.call_fd)
-        answer = _read_answer(spare.pid, spare.answer_fd, limits)
+        answer = _read_answer(spare.pid, spare.answer_fd, limits, baseline)
     except BaseException:
         os.close(spare.answer_fd)
         _clean_up(spare)
@@ -606,27 +614,70 @@ def _clean_up_forever(jobs: queue.Queue[Callable[[], None]]) -> None:
             logging.getLogger("taskport").exception("sandbox clean-up failed")
 
 
-def _read_answer(pid: int, read_fd: int, limits: Limits) -> bytes:
+_Baseline = tuple[float, float]  # when a call was handed over, and the CPU its spare had used
+
+
+def _baseline(pid: int) -> _Baseline:
+    """Now, and the CPU a waiting spare has used (its set-up, not part of the call)."""
+    return time.monotonic(), _cpu_seconds(pid)
+
+
+def _read_answer(pid: int, read_fd: int, limits: Limits, baseline: _Baseline) -> bytes:
+    """The child's answer frame (or a failure frame) with the call's "usage" added: duration
+    from this process's clock, CPU and peak memory from the kernel's account of the exited
+    child, never from the child's own word. The child is left unreaped, so its pid stays ours."""
+    started, cpu_before = baseline
+    frame, failed = _await_frame(pid, read_fd, limits)
+    _kill(pid)  # it has answered or failed: nothing it still runs can add to the answer
+    exit_info, usage = _wait_for_exit(pid)
+    duration_ms = (time.monotonic() - started) * 1000
+    header: dict[str, Any]
+    body = b""
+    if failed is not None:
+        header = failed
+    elif frame_complete(frame):
+        try:
+            header, body = decode_frame(frame)
+        except Crashed as exc:
+            header = failure("crashed", exc.message)
+        length = header.get("body_length", 0)
+        if not isinstance(length, int) or not 0 <= length <= len(body):
+            header, body = failure("crashed", "the sandbox answer is malformed"), b""
+        body = body[:length]
+    else:
+        header = _death_notice(exit_info, limits)
+    cpu_seconds, max_rss_bytes = usage if usage is not None else (cpu_before, 0)
+    header["usage"] = {"duration_ms": duration_ms, "max_rss_bytes": max_rss_bytes,
+                       "cpu_ms": max(0.0, (cpu_seconds - cpu_before) * 1000)}
+    header["body_length"] = len(body)
+    return encode_frame(header, body)
+
+
+def _await_frame(pid: int, read_fd: int,
+                 limits: Limits) -> tuple[bytes, dict[str, Any] | None]:
+    """What the child wrote until a whole frame, its exit, or a limit; with the failure header
+    when a limit (wall clock, answer size) ended the call."""
     assert limits.wall_seconds is not None and limits.output_bytes is not None
     deadline = time.monotonic() + limits.wall_seconds
-    cap = limits.output_bytes + HEADER_SLACK
+    cap = limits.output_bytes + HEADER_SLACK + 2 * int(limits.log_bytes or 0)
     buffer = bytearray()
     poller = select.poll()
     poller.register(read_fd, select.POLLIN | select.POLLHUP)
+    pidfd: int | None = None
     try:
-        pidfd: int | None = os.pidfd_open(pid)
-        poller.register(pidfd, select.POLLIN)
+        opened = os.pidfd_open(pid)
+        poller.register(opened, select.POLLIN)
+        pidfd = opened
     except (AttributeError, OSError):
-        pidfd = None
+        pass
     exited = False
     eof = False
     try:
         while not frame_complete(buffer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                _kill(pid)
-                return encode_frame(failure("timeout", f"the call ran longer than "
-                                                       f"{limits.wall_seconds:g} s and was killed"))
+                return b"", failure("timeout", f"the call ran longer than "
+                                               f"{limits.wall_seconds:g} s and was killed")
             slice_ms = remaining * 1000 if pidfd is not None else min(remaining * 1000, 10)
             for fd, _ in poller.poll(math.ceil(slice_ms)):
                 if fd == read_fd:
@@ -639,9 +690,8 @@ def _read_answer(pid: int, read_fd: int, limits: Limits) -> bytes:
                 elif fd == pidfd:
                     exited = True
             if len(buffer) > cap:
-                _kill(pid)
-                return encode_frame(failure("too_large", f"the answer is over the limit of "
-                                                         f"{limits.output_bytes} bytes"))
+                return b"", failure("too_large", f"the answer is over the limit of "
+                                                 f"{limits.output_bytes} bytes")
             if pidfd is None and _has_exited(pid):
                 exited = True
             if exited or eof:
@@ -649,9 +699,7 @@ def _read_answer(pid: int, read_fd: int, limits: Limits) -> bytes:
                     buffer += _drain(read_fd, cap + 1 - len(buffer))
                 if frame_complete(buffer) or exited:
                     break
-        if frame_complete(buffer):
-            return bytes(buffer)
-        return encode_frame(_death_notice(pid, limits))
+        return bytes(buffer), None
     finally:
         if pidfd is not None:
             os.close(pidfd)
@@ -673,10 +721,11 @@ def _drain(read_fd: int, most: int) -> bytes:
 
 def _has_exited(pid: int) -> bool:
     try:
-        waited, _ = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) or (0, 0)
+        # None while it runs; a five-field waitid_result once it has exited (left unreaped).
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
         return True
-    return bool(waited)
+    return info is not None
 
 
 def _kill(pid: int) -> None:
@@ -697,23 +746,70 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _death_notice(pid: int, limits: Limits) -> dict[str, Any]:
-    """Why a child ended without a whole answer (waited for, not reaped: its pid stays ours)."""
-    _kill(pid)  # the rest of its group may still run
+def _cpu_seconds(pid: int) -> float:
+    """User+system CPU a live process has used so far (its process CPU clock); 0 if unknown."""
     try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-    except ChildProcessError:
-        info = None
-    if info is None:
+        return time.clock_gettime(((~pid) << 3) | CPUCLOCK_SCHED)
+    except OSError:
+        return 0.0
+
+
+_ExitInfo = tuple[int, int]  # waitid's si_code and si_status
+_Usage = tuple[float, int]  # CPU seconds (user+system, with the children it reaped), peak RSS
+
+
+def _wait_for_exit(pid: int) -> tuple[_ExitInfo | None, _Usage | None]:
+    """Wait for a (killed) child to exit, leaving it unreaped; how it ended and its rusage.
+
+    waitid(2) fills a rusage even with WNOWAIT, which the C library's waitid and os.waitid do
+    not pass on: the raw system call, where its number is known."""
+    number = SYS_WAITID.get(os.uname().machine)
+    if number is None:
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            return None, None
+        return ((info.si_code, info.si_status) if info is not None else None), None
+    siginfo = ctypes.create_string_buffer(SIGINFO_BYTES)
+    usage = ctypes.create_string_buffer(RUSAGE_BYTES)
+    syscall = _libc().syscall
+    syscall.restype = ctypes.c_long
+    while True:
+        done = syscall(ctypes.c_long(number), ctypes.c_long(os.P_PID), ctypes.c_long(pid),
+                       siginfo, ctypes.c_long(os.WEXITED | os.WNOWAIT), usage)
+        if done == 0:
+            break
+        if ctypes.get_errno() != errno.EINTR:
+            return None, None
+    code, status = struct.unpack_from("=i", siginfo.raw, 8)[0], \
+        struct.unpack_from("=i", siginfo.raw, 24)[0]
+    user_s, user_us, system_s, system_us, max_rss_kib = struct.unpack_from("=5q", usage.raw, 0)
+    cpu = user_s + system_s + (user_us + system_us) / 1e6
+    return (code, status), (cpu, max_rss_kib * 1024)
+
+
+def _death_notice(exit_info: _ExitInfo | None, limits: Limits) -> dict[str, Any]:
+    """Why a child ended without a whole answer."""
+    if exit_info is None:
         return failure("crashed", "the call ended without answering")
-    if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
-        sig = info.si_status
-        if sig == signal.SIGXCPU:
+    code, status = exit_info
+    if code in (os.CLD_KILLED, os.CLD_DUMPED):
+        if status == signal.SIGXCPU:
             return failure("timeout", f"the call used more than {limits.cpu_seconds:g} s of CPU "
                                       "and was killed")
-        return failure("crashed", f"the call was killed by signal {signal.Signals(sig).name} "
-                                  "without answering")
-    return failure("crashed", f"the call exited with status {info.si_status} without answering")
+        if status == signal.SIGKILL:
+            return failure("killed", "the call was killed (SIGKILL: out of memory, or a kill) "
+                                     "without answering")
+        return failure("killed", f"the call was killed by signal {_signal_name(status)} "
+                                 "without answering")
+    return failure("crashed", f"the call exited with status {status} without answering")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
