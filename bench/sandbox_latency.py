@@ -153,19 +153,24 @@ def _tree_usage(root: int) -> tuple[float, int]:
 
 def http_hop_row(calls: int) -> list[float]:
     """GET /health on the sandbox server over a kept-alive connection: the transport alone."""
-    import http.client
-    from urllib.parse import urlsplit
+    import socket
 
-    parts = urlsplit(client.local_url())
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    from chalicelib.sandbox import http1, server
+
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(10)
+    connection.connect(server.socket_path(client.local_url()))
+    reader = connection.makefile("rb")
 
     def run() -> None:
-        connection.request("GET", "/health")
-        connection.getresponse().read()
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        head = http1.read_head(reader)
+        http1.read_body(reader, head.content_length() or 0)
 
     try:
         return time_calls(calls, run)
     finally:
+        reader.close()
         connection.close()
 
 

@@ -248,19 +248,31 @@ def seccomp_program() -> list[bytes]:
     return program
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+_prepared_filter: tuple[Any, _SockFprog] | None = None
+
+
+def prepare_seccomp() -> None:
+    """Build the filter once, in the warm parent: every spare inherits it ready to install."""
+    global _prepared_filter
+    if _prepared_filter is None and os.uname().machine == "x86_64":
+        program = b"".join(seccomp_program())
+        code = ctypes.create_string_buffer(program, len(program))
+        _prepared_filter = (code, _SockFprog(len(program) // 8,
+                                             ctypes.cast(code, ctypes.c_void_p)))
+    _libc()
+
+
 def install_seccomp() -> bool:
     """PR_SET_NO_NEW_PRIVS, then the filter; False where no filter exists for this CPU."""
+    prepare_seccomp()
     libc = _libc()
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
-    if os.uname().machine != "x86_64":
+    if _prepared_filter is None:
         return False
-    program = b"".join(seccomp_program())
-    code = ctypes.create_string_buffer(program, len(program))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program) // 8, ctypes.cast(code, ctypes.c_void_p))
-    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
-           "PR_SET_SECCOMP")
+    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(_prepared_filter[1]),
+                      0, 0), "PR_SET_SECCOMP")
     return True

@@ -100,6 +100,7 @@ def prepare() -> None:
             fields = stat.read().rsplit(b")", 1)[1].split()
         _environment_block = (int(fields[47]), int(fields[48]))  # env_start, env_end
         _choose_isolation()
+        isolation.prepare_seccomp()
         if os.geteuid() != 0:
             # Without a uid per call, this is how a call's processes that left its group are
             # found: orphans are reparented here instead of to init, and killed after the call.
