@@ -72,6 +72,10 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    # Read timeout of the `sandbox` Lambda invoke: above that function's own timeout (315 s,
+    # .chalice/config.json), which is above the task wall time, so a background call is never
+    # cut by the client first; below the worker's timeout (330 s). tests/unit/test_infra.py.
+    sandbox_invoke_timeout_seconds: float = 320.0
 
     @property
     def require_admin_token(self) -> str:
@@ -132,4 +136,5 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        sandbox_invoke_timeout_seconds=_float("TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS", 320.0),
     )
