@@ -24,6 +24,7 @@ from chalicelib.config import get_settings
 from chalicelib.errors import Unauthorized
 from chalicelib.models import accounts
 from chalicelib.models.accounts import DEFAULT_WORKSPACE, Account, Credential
+from chalicelib.observability import logs
 
 SECRET_PREFIXES = {"token": "tpt_", "secret_key": "tps_", "api_key": "tpa_", "access_key": "tpk_"}
 
@@ -111,6 +112,7 @@ def verify_secret(secret: str | None, kind: str) -> Credential:
     found = credential_cache().get(secret_hash)
     if found is None or found.kind != kind or not hmac.compare_digest(found.secret_hash, secret_hash):
         raise Unauthorized("invalid credentials")
+    logs.bind(account=found.account.account_id)  # every later line of this request names it
     return found
 
 

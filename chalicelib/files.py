@@ -80,7 +80,7 @@ _TRANSFER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 def _stored_content_type(content_type: str | None) -> str:
     media_type = (content_type or "").split(";")[0].strip().lower()
-    if not media_type or media_type in _TRANSFER_TYPES:
+    if not content_type or not media_type or media_type in _TRANSFER_TYPES:
         return "application/octet-stream"
     return content_type
 

@@ -34,6 +34,8 @@ class TaskType(NamedTuple):
     validate: Validate | None = None
     files: tuple[str, ...] | None = None
     people_settle: bool = False
+    description: str | None = None
+    params_schema: dict[str, Any] | None = None
 
 
 class RunContext:
@@ -134,6 +136,12 @@ def resolve(account_id: str, name: Any) -> TaskType:
     if found is None:
         raise Invalid(f"unknown task type {name!r}", field="task_type")
     return found
+
+
+def builtin(name: str) -> TaskType | None:
+    """The registered (not resolved) task type `name`, or None."""
+    _load_builtins()
+    return _types.get(name)
 
 
 def names() -> list[str]:

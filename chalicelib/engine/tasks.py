@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import time
+from collections import Counter
 from typing import Any, NamedTuple
 from collections.abc import Callable, Iterator, Sequence
 
@@ -14,6 +15,7 @@ from chalicelib.config import Settings, get_settings
 from chalicelib.engine import dispatch, hooks, registry
 from chalicelib.errors import Gone, Invalid, NotFound
 from chalicelib.models import tasks as store
+from chalicelib.observability import metrics
 from chalicelib.models.tasks import (CANCELED, ERROR, EXECUTING, FINISHED, OPEN, QUEUED, STATUSES,
                                      SUCCESS, Task)
 
@@ -127,6 +129,8 @@ def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> 
         raise Invalid("two tasks of one request have the same key", field="key")
     created = store.insert(prepared, iso(now))
     dispatch.send([task.key for task in prepared if task.lease_expires is not None])
+    for task_type, count in Counter(task.task_type for task in created).items():
+        metrics.task_created(task_type, count)
     return created
 
 

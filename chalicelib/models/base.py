@@ -31,7 +31,7 @@ class SettingsMeta(type):
         return get_settings().aws_endpoint_url
 
 
-def table_meta(setting: str) -> type:
+def table_meta(setting: str) -> Any:  # pynamodb types Model.Meta as a protocol, not a class
     """A Meta class whose table is the named Settings field; billing is on demand."""
     return SettingsMeta("Meta", (), {"table_setting": setting, "billing_mode": "PAY_PER_REQUEST",
                                      "max_retry_attempts": 3})

@@ -12,6 +12,9 @@ Two sparse indexes ride on the same items:
 
 Every transition to a final status may also set `expires_at` (the table's TTL attribute, epoch
 seconds): DynamoDB deletes the finished task some time after that moment.
+
+`by_account` (account_id, created_at) lists an account's tasks of every surface newest first
+(Taskport's own API); it reads attributes every task has, so no write changes for it.
 """
 from __future__ import annotations
 
@@ -66,6 +69,17 @@ class LeaseIndex(GlobalSecondaryIndex):
     lease_sk = UnicodeAttribute(range_key=True)
 
 
+class AccountIndex(GlobalSecondaryIndex):
+    """Every task of an account by creation time (Taskport's own API lists them newest first)."""
+
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
 class TaskRecord(Model):
     """One task: pk TASK#<key>, sk TASK."""
 
@@ -88,7 +102,7 @@ class TaskRecord(Model):
     progress = JSONAttribute(null=True)
     result = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
-    files = ListAttribute(of=UnicodeAttribute, null=True)
+    files: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     notify = JSONAttribute(null=True)
     group = UnicodeAttribute(null=True)
     group_pk = UnicodeAttribute(null=True)
@@ -98,6 +112,7 @@ class TaskRecord(Model):
     expires_at = TTLAttribute(null=True)
     by_group = GroupIndex()
     by_lease = LeaseIndex()
+    by_account = AccountIndex()
 
 
 class Task(NamedTuple):
@@ -451,3 +466,21 @@ def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[s
     if index >= len(prefixes):
         return tasks, None
     return tasks, _encode_cursor(index, last_key)
+
+
+def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str | None,
+                 limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+    """A page of the account's tasks of every surface, newest first, optionally filtered."""
+    condition: Condition | None = TaskRecord.status.is_in(*statuses) if statuses else None
+    if task_type is not None:
+        by_type = TaskRecord.task_type == task_type
+        condition = by_type if condition is None else condition & by_type
+    _, last_key = _decode_cursor(cursor) if cursor else (0, None)
+    if last_key is not None and last_key.get("account_id", {}).get("S") != account_id:
+        raise Invalid("the cursor belongs to another listing", field="cursor")
+    results = TaskRecord.by_account.query(account_id, filter_condition=condition,
+                                          scan_index_forward=False, limit=limit, page_size=limit,
+                                          last_evaluated_key=last_key)
+    tasks = [to_task(record) for record in results]
+    last_key = results.last_evaluated_key
+    return tasks, (_encode_cursor(0, last_key) if last_key and len(tasks) >= limit else None)

@@ -14,7 +14,7 @@ from chalice.app import Request
 
 from chalicelib.config import get_settings
 from chalicelib.errors import (MalformedBody, MethodNotAllowed, PayloadTooLarge, TaskportError,
-                               UnsupportedMediaType)
+                               UnsupportedMediaType, UpstreamFailed)
 
 log = logging.getLogger("taskport")
 
@@ -50,7 +50,8 @@ class Surface:
                 try:
                     return view(*args, **kwargs)
                 except TaskportError as err:
-                    if err.status_code >= 500:
+                    # UpstreamFailed is user code or a remote failing (logged with its run).
+                    if err.status_code >= 500 and not isinstance(err, UpstreamFailed):
                         log.exception("%s %s failed", self.name, path)
                     return self.render_error(err)
                 except Exception:
@@ -64,6 +65,12 @@ class Surface:
             return view
 
         return register
+
+
+def owner_name(route: str) -> str | None:
+    """The name of the surface that owns a route pattern, if any."""
+    owner = _owners.get(route)
+    return owner.name if owner else None
 
 
 def render_chalice_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
