@@ -11,18 +11,28 @@ from chalicelib.config import get_settings
 def client(service: str) -> Any:
     """One boto3 client per service per process, pointed at AWS_ENDPOINT_URL when set."""
     settings = get_settings()
-    return _client(service, settings.region, settings.aws_endpoint_url)
+    # botocore's default 60 s read timeout would cut a sandbox call that may run for the task
+    # wall time (300 s); the invoke waits as long as the sandbox function may run.
+    read_timeout = settings.sandbox_invoke_timeout_seconds if service == "lambda" else None
+    return _client(service, settings.region, settings.aws_endpoint_url, read_timeout)
 
 
 _creating = threading.Lock()
 
 
 @functools.cache
-def _client(service: str, region: str, endpoint_url: str | None) -> Any:
+def _client(service: str, region: str, endpoint_url: str | None,
+            read_timeout: float | None = None) -> Any:
     # A boto3 session is not thread-safe: the tasks of one worker batch run in threads and
     # may all build their first client at once.
     with _creating:
-        return _session().client(service, region_name=region, endpoint_url=endpoint_url)
+        config = None
+        if read_timeout is not None:
+            from botocore.config import Config
+
+            config = Config(read_timeout=read_timeout)
+        return _session().client(service, region_name=region, endpoint_url=endpoint_url,
+                                 config=config)
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,6 +7,8 @@ TASKPORT_SANDBOX_NETWORK: network for user code in the sandbox; only `none` is o
 Visibility (docs/observability.md): TASKPORT_LOG_LEVEL (INFO), TASKPORT_LOG_FORMAT (text | json;
 json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT_RUNS_TABLE,
 TASKPORT_RUN_RETENTION_DAYS (7).
+Hardening (docs/hardening.md): TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS (320): the read timeout of
+the `sandbox` Lambda invoke.
 """
 from __future__ import annotations
 
@@ -89,6 +91,10 @@ class Settings(NamedTuple):
     log_format: str = ""
     metrics: bool = False
     dev_file: str = ""
+    # Read timeout of the `sandbox` Lambda invoke: above that function's own timeout (315 s,
+    # .chalice/config.json), which is above the task wall time, so a background call is never
+    # cut by the client first; below the worker's timeout (330 s). tests/unit/test_infra.py.
+    sandbox_invoke_timeout_seconds: float = 320.0
 
     @property
     def require_admin_token(self) -> str:
@@ -158,6 +164,7 @@ def get_settings() -> Settings:
         # EMF lines are printed to stdout; CloudWatch reads them on Lambda, elsewhere they are noise.
         metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
         dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
+        sandbox_invoke_timeout_seconds=_float("TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS", 320.0),
     )
 
 

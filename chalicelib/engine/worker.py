@@ -33,6 +33,8 @@ from chalicelib.observability import logs, metrics
 
 log = logging.getLogger("taskport.engine")
 MAX_RESULT_BYTES = 300 * 1024
+ITEM_MAX_BYTES = 400 * 1024  # DynamoDB's item limit
+ITEM_OVERHEAD_BYTES = 16 * 1024  # keys, index keys, timestamps, status, progress of a task item
 
 
 def handle_batch(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
@@ -190,6 +192,17 @@ def _execute(task: Task) -> Task | None:
 def _finish(task: Task, status: str, *, result: Any = None, error: str | None = None,
             files: list[str]) -> Task | None:
     now = time.time()
+    if status == SUCCESS:
+        # The result shares one DynamoDB item (400 KB) with the parameters: a finish over it is
+        # refused by DynamoDB on every retry, so the task would run again and again and end
+        # "did not finish". It ends now, with the real cause.
+        stored = len(json.dumps(task.params).encode("utf-8")) + sum(len(f) for f in files)
+        size = len(json.dumps(result).encode("utf-8"))
+        room = ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES - stored
+        if size > room:
+            status, result = ERROR, None
+            error = (f"the task's result is {size} bytes, over the {max(room, 0)} bytes left beside "
+                     f"its parameters ({stored} bytes) in the 400 KB record that holds a task")
     return store.finish(task.key, task.attempt, status, iso(now), result=result, error=error,
                         files=files, expires_at=expiry(now))
 

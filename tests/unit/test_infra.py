@@ -60,8 +60,29 @@ def test_config_gives_every_function_its_own_policy_file_without_autogen(
 def test_config_gives_sandbox_and_worker_their_limits(chalice_config: dict[str, Any]) -> None:
     functions = chalice_config["lambda_functions"]
     assert functions["sandbox"]["lambda_memory_size"] == 1024
-    assert functions["sandbox"]["lambda_timeout"] == 30
     assert functions["task_worker"]["lambda_timeout"] > 300  # task wall time
+
+
+def test_sandbox_limits_are_ordered_so_background_calls_get_the_task_wall_time(
+        chalice_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import aws, config
+
+    for name in ("TASKPORT_TASK_WALL_SECONDS", "TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS",
+                 "TASKPORT_TASK_LEASE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    config.get_settings.cache_clear()
+    settings = config.get_settings()
+    functions = chalice_config["lambda_functions"]
+    # A background package method runs in the sandbox Lambda for up to the task wall time; the
+    # worker's invoke must wait for it, and the worker must outlive its invoke.
+    assert settings.task_wall_seconds < functions["sandbox"]["lambda_timeout"]
+    assert functions["sandbox"]["lambda_timeout"] < settings.sandbox_invoke_timeout_seconds
+    assert settings.sandbox_invoke_timeout_seconds < functions["task_worker"]["lambda_timeout"]
+    assert functions["task_worker"]["lambda_timeout"] < settings.task_lease_seconds
+    invoker = aws.client("lambda")
+    assert invoker.meta.config.read_timeout == settings.sandbox_invoke_timeout_seconds
+    aws.reset()
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
