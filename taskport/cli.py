@@ -345,9 +345,12 @@ def tasks_watch(ctx: click.Context, keys: tuple[str, ...], timeout: float, as_js
 def _native(state: State, path: str, what: str, **query: Any) -> Any:
     try:
         return state.client.native.get(path, **query)
-    except errors.Forbidden as error:
-        # API Gateway (and Chalice's local server) answer a route they do not know with 403.
-        if "Missing Authentication Token" in error.message:
+    except (errors.Forbidden, errors.NotFound) as error:
+        # A server without the route: API Gateway (and Chalice's local server) answer 403, or, for three
+        # segments, the package method route answers (in its own error body) that there is no such workspace.
+        unknown_route = "Missing Authentication Token" in error.message or (
+            isinstance(error.body, dict) and "task" in error.body)
+        if unknown_route:
             raise errors.NotFound(f"this server has no /taskport/v1/{path} ({what} needs a newer Taskport)",
                                   status=404, surface="taskport") from error
         raise
@@ -429,9 +432,9 @@ def endpoints_call(ctx: click.Context, path: str, params: tuple[str, ...], metho
     answer = state.client.endpoints.call(path, method=method, query={k: str(v) for k, v in parse_pairs(params).items()},
                                          data=body, headers=headers)
     emit(state, {"status": answer.status, "headers": answer.headers, "body": answer.text},
-         lambda: click.echo(answer.text))
+         lambda: click.echo(answer.text, err=answer.status >= 400))
     if answer.status >= 400:
-        sys.exit(EXIT_FAILED)
+        sys.exit({404: EXIT_NOT_FOUND, 401: EXIT_AUTH, 403: EXIT_AUTH}.get(answer.status, EXIT_FAILED))
 
 
 @endpoints.command("logs")

@@ -87,7 +87,8 @@ def test_workflow_answers_fit_the_document(client: Any, account: dict[str, Any])
     assert_answer_matches("/workflows/{handle}", "put", client.http.put(
         "/workflows/review", headers=_json(basic), body=json.dumps({"name": "Review", "input_fields": ["url"]})))
     assert_answer_matches("/workflows/{handle}/tasks/{task_id}", "put", client.http.put(
-        "/workflows/review/tasks/t1", headers=_json(basic), body=json.dumps({"input": {"url": "u"}})))
+        "/workflows/review/tasks/1cbe149a-59f2-425f-ac02-2d0ea3e3a7fe", headers=_json(basic),
+        body=json.dumps({"input": {"url": "u"}})))
     assert_answer_matches("/workflows/{handle}/tasks", "get", client.http.get(
         "/workflows/review/tasks?status=open", headers=basic))
     assert_answer_matches("/workflows", "get", client.http.get("/workflows", headers=basic))
