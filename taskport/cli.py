@@ -380,8 +380,15 @@ def task_types(ctx: click.Context, as_json: bool) -> None:
     state = _state(ctx, as_json)
     page = _native(state, "task-types", "task-types")
     items: list[Any] = (page.get("task_types", page.get("types")) if isinstance(page, dict) else page) or []
-    emit(state, page, lambda: out.print(table("task types", ["name", "parameters", "description"], (
-        [t.get("name"), ", ".join(map(str, t.get("parameters") or [])), t.get("description")] for t in items))))
+
+    def parameters(found: dict[str, Any]) -> str:
+        schema = found.get("params_schema") or {}
+        required = set(schema.get("required") or [])
+        return ", ".join(name + ("" if name in required else "?") for name in (schema.get("properties") or {}))
+
+    emit(state, page, lambda: out.print(table("task types", ["name", "kind", "parameters", "description"], (
+        [t.get("name"), "built-in" if t.get("builtin") else "account", parameters(t), t.get("description")]
+        for t in items))))
 
 
 # -- endpoints -------------------------------------------------------------------------------------------------
@@ -458,11 +465,12 @@ def endpoints_logs(ctx: click.Context, endpoint_id: str, follow: bool, limit: in
             if state.as_json:
                 click.echo(json.dumps(run))
             else:
-                out.print(f"{run.get('started_at') or run.get('created_at', '')} {run_id} {run.get('status')} "
-                          f"{run.get('duration_ms', '')} ms", highlight=False)
-                for stream in ("stdout", "stderr", "traceback"):
+                out.print(f"{run.get('started_at') or ''} {run_id} {run.get('status')} "
+                          f"{run.get('http_status') or ''} {run.get('duration_ms', '')} ms", highlight=False)
+                for stream in ("stdout", "stderr", "error"):
                     if run.get(stream):
-                        out.print(str(run[stream]).rstrip(), highlight=False)
+                        text = run[stream] if isinstance(run[stream], str) else json.dumps(run[stream], indent=2)
+                        out.print(text.rstrip(), highlight=False)
         if not follow:
             return
         time.sleep(2)

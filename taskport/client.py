@@ -578,6 +578,52 @@ class Native:
         return self._client.request("GET", f"/taskport/v1/{path.lstrip('/')}", surface="taskport", auth="bearer",
                                     query=query).json()
 
+    def tasks(self, *, status: str | None = None, task_type: str | None = None,
+              page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The account's tasks, newest first, page after page (status: comma-separated states)."""
+        yield from self.paged("tasks", "tasks", status=status, type=task_type, limit=page_size)
+
+    def task(self, key: str) -> dict[str, Any]:
+        """One task with its events and runs."""
+        found: dict[str, Any] = self.get(f"tasks/{_seg(key)}")
+        return found
+
+    def cancel_task(self, key: str) -> dict[str, Any]:
+        """Cancel a queued or running task."""
+        answer: dict[str, Any] = self._client.request("POST", f"/taskport/v1/tasks/{_seg(key)}/cancel",
+                                                      surface="taskport", auth="bearer").json()
+        return answer
+
+    def runs(self, *, page_size: int | None = None, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Run records (filters: endpoint, task, instance, workflow, kind, status), newest first."""
+        yield from self.paged("runs", "runs", limit=page_size, **filters)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run record: status, duration, stdout, stderr and, on failure, the traceback."""
+        found: dict[str, Any] = self.get(f"runs/{_seg(run_id)}")
+        return found
+
+    def task_types(self) -> builtins.list[dict[str, Any]]:
+        """The task types the account can create (built-ins and its own)."""
+        found: builtins.list[dict[str, Any]] = self.get("task-types").get("task_types", [])
+        return found
+
+    def put_task_type(self, name: str, script_path: str, *, description: str | None = None,
+                      params_schema: Mapping[str, Any] | None = None,
+                      files: builtins.list[str] | None = None) -> dict[str, Any]:
+        """Create or replace an account task type run by the script at `script_path`."""
+        body: dict[str, Any] = {"script_path": script_path}
+        for key, value in (("description", description), ("params_schema", params_schema), ("files", files)):
+            if value is not None:
+                body[key] = value
+        answer: dict[str, Any] = self._client.request("PUT", f"/taskport/v1/task-types/{_seg(name)}",
+                                                      surface="taskport", auth="bearer", json_body=body).json()
+        return answer
+
+    def delete_task_type(self, name: str) -> None:
+        """Delete an account task type."""
+        self._client.request("DELETE", f"/taskport/v1/task-types/{_seg(name)}", surface="taskport", auth="bearer")
+
     def paged(self, path: str, key: str, **query: Any) -> Iterator[dict[str, Any]]:
         """Every item of a paged list: `key` holds a page, `cursor` (or `next_cursor`) the next one."""
         cursor = None

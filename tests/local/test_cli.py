@@ -140,16 +140,35 @@ def test_invoke_rejects_a_target_without_instance(run: Any) -> None:
     assert done.exit_code == cli.EXIT_USAGE
 
 
-def test_native_commands_answer_or_name_the_missing_route(run: Any) -> None:
-    from app import app
+def test_tasks_ls_lists_the_account_tasks_by_status(run: Any) -> None:
+    created = run("tasks", "create", "hello", "name=Listed", "--wait", "--json")
+    key = json.loads(created.output.splitlines()[-1])["key"]
+    listed = run("tasks", "ls", "--status", "success", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert key in {t["key"] for t in json.loads(listed.output)["tasks"]}
+    table = run("tasks", "ls")
+    assert table.exit_code == 0 and key[:12] in table.output.replace("\n", ""), table.output
 
-    for args, path in ((("tasks", "ls"), "/taskport/v1/tasks"), (("task-types",), "/taskport/v1/task-types")):
-        done = run(*args, "--json")
-        if path in app.routes:
-            assert done.exit_code == 0, done.output
-        else:
-            assert done.exit_code == cli.EXIT_NOT_FOUND
-            assert f"has no {path}" in done.output
+
+def test_task_types_lists_builtins_with_their_parameters(run: Any) -> None:
+    done = run("task-types", "--json")
+    assert done.exit_code == 0, done.output
+    names = {t["name"] for t in json.loads(done.output)["task_types"]}
+    assert {"hello", "image.thumb"} <= names
+    shown = run("task-types")
+    assert shown.exit_code == 0 and "image.thumb" in shown.output
+
+
+def test_endpoints_logs_shows_the_handler_runs(run: Any, tmp_path: Path) -> None:
+    script = tmp_path / "loud.py"
+    script.write_text("def handler(request, *args, **kwargs):\n    print('said hello')\n    return 'ok'\n")
+    assert run("endpoints", "deploy", str(script), "--path", "cli-loud").exit_code == 0
+    assert run("endpoints", "call", "cli-loud").exit_code == 0
+    logs = run("endpoints", "logs", "cli-loud", "--json")
+    assert logs.exit_code == 0, logs.output
+    records = [json.loads(line) for line in logs.output.splitlines() if line.strip()]
+    assert [r["subject"]["endpoint"] for r in records] == ["cli-loud"], records
+    assert records[0]["status"] and records[0]["duration_ms"] is not None
 
 
 def test_console_script_prints_help_with_exit_codes() -> None:
