@@ -49,7 +49,8 @@ NAME = path_param("name", "The task type name.", "resize")
 TASK = {"key": "8f0c5e0d6a6b4c1d9f3e2a1b0c9d8e7f", "type": "hello", "status": "success",
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:01Z", "progress": None,
         "attempts": 1, "last_attempt": None, "result": "Hello World"}
-RUN = {"id": "r-1", "kind": "endpoint", "subject": {"endpoint": "hello", "path": "hello"}, "status": "success", "started_at": "2026-01-01T00:00:00Z",
+RUN = {"id": "r-1", "kind": "endpoint", "subject": {"endpoint": "hello", "path": "hello"}, "status": "ok",
+       "started_at": "2026-01-01T00:00:00Z",
        "duration_ms": 12.5, "cpu_ms": 9.0, "max_rss_bytes": 31457280, "http_status": 200, "stdout": "", "stderr": "",
        "truncated": {"stdout": False, "stderr": False}, "error": None, "expires_at": 1767225600}
 TYPE = {"name": "hello", "builtin": True, "description": "Says hello.", "params_schema": {
