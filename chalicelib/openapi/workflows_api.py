@@ -10,7 +10,7 @@ TAG = "Workflows (/workflows)"
 ERROR = "WorkflowError"
 VERSION = header_param("CS-API-Version", "API version date (YYYY-MM-DD); 2014-08-28 or later.", "2014-08-28")
 HANDLE = path_param("handle", "The workflow handle.", "review")
-TASK_ID = path_param("task_id", "The task id (chosen by the caller).", "order-1")
+TASK_ID = path_param("task_id", "The task id: a GUID chosen by the caller.", "1cbe149a-59f2-425f-ac02-2d0ea3e3a7fe")
 
 SCHEMAS: dict[str, Any] = {
     ERROR: {"type": "object", "required": ["code", "message", "data"], "properties": {
@@ -49,7 +49,8 @@ WORKFLOW_EXAMPLE = {"handle": "review", "name": "Review", "input_fields": ["url"
                     "webhook_enabled": True, "webhook_disabled_reason": None,
                     "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
 SECRET_EXAMPLE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-TASK_EXAMPLE = {"id": "order-1", "status": {"code": "open", "cancelable": True, "canceled": False,
+TASK_EXAMPLE = {"id": "1cbe149a-59f2-425f-ac02-2d0ea3e3a7fe", "status": {
+"code": "open", "cancelable": True, "canceled": False,
                                             "completed": False}, "input": {"url": "https://example.com"},
                 "output": None}
 DELIVERY_EXAMPLE = {"id": "d1", "webhook_id": "msg_1", "event": "completed", "status": "delivered",

@@ -40,6 +40,7 @@ def test_every_operation_has_an_example_errors_and_security() -> None:
             where = f"{method.upper()} {path}"
             media = [*((op.get("requestBody") or {}).get("content") or {}).values(),
                      *(c for r in op["responses"].values() for c in (r.get("content") or {}).values())]
+            media += op.get("parameters") or []
             assert any("example" in m for m in media), f"{where} has no example"
             assert "security" in op, where
             for requirement in op["security"]:
@@ -87,7 +88,8 @@ def test_workflow_answers_fit_the_document(client: Any, account: dict[str, Any])
     assert_answer_matches("/workflows/{handle}", "put", client.http.put(
         "/workflows/review", headers=_json(basic), body=json.dumps({"name": "Review", "input_fields": ["url"]})))
     assert_answer_matches("/workflows/{handle}/tasks/{task_id}", "put", client.http.put(
-        "/workflows/review/tasks/t1", headers=_json(basic), body=json.dumps({"input": {"url": "u"}})))
+        "/workflows/review/tasks/1cbe149a-59f2-425f-ac02-2d0ea3e3a7fe", headers=_json(basic),
+        body=json.dumps({"input": {"url": "u"}})))
     assert_answer_matches("/workflows/{handle}/tasks", "get", client.http.get(
         "/workflows/review/tasks?status=open", headers=basic))
     assert_answer_matches("/workflows", "get", client.http.get("/workflows", headers=basic))
@@ -134,3 +136,21 @@ def test_admin_answers_fit_the_document(client: Any) -> None:
         "/admin/v1/accounts/initech", headers=admin_headers()))
     assert_answer_matches("/admin/v1/accounts/{handle}", "get", client.http.get("/admin/v1/accounts/initech"))
     assert_answer_matches("/health", "get", client.http.get("/health"))
+
+
+def test_native_answers_fit_the_document(client: Any, account: dict[str, Any]) -> None:
+    bearer = {"Authorization": f"Bearer {account['credentials']['token']}"}
+    secret = {"Authorization": f"Secret {account['credentials']['secret_key']}"}
+    [created] = json.loads(client.http.post("/v1/create", headers=_json(secret), body=json.dumps(
+        {"tasks": [{"task_name": "hello", "name": "Ada"}]})).body)
+    assert_answer_matches("/taskport/v1/tasks", "get", client.http.get("/taskport/v1/tasks", headers=bearer))
+    assert_answer_matches("/taskport/v1/tasks/{key}", "get", client.http.get(
+        f"/taskport/v1/tasks/{created['key']}", headers=bearer))
+    assert_answer_matches("/taskport/v1/runs", "get", client.http.get("/taskport/v1/runs", headers=bearer))
+    assert_answer_matches("/taskport/v1/task-types", "get", client.http.get("/taskport/v1/task-types",
+                                                                            headers=bearer))
+    assert_answer_matches("/taskport/v1/task-types/{name}", "get", client.http.get(
+        "/taskport/v1/task-types/hello", headers=bearer))
+    assert_answer_matches("/taskport/v1/runs/{run_id}", "get", client.http.get("/taskport/v1/runs/nope",
+                                                                               headers=bearer))
+    assert_answer_matches("/taskport/v1/tasks", "get", client.http.get("/taskport/v1/tasks"))
