@@ -149,8 +149,22 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
 
 
+def user_frames(traceback: str) -> str:
+    """A traceback without the platform's frames (the sandbox's own code that called the user's)."""
+    kept: list[str] = []
+    skipping = False
+    for line in traceback.splitlines(keepends=True):
+        if line.startswith('  File "'):
+            skipping = "/chalicelib/" in line.split('"', 2)[1]
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
 def _error_view(error: dict[str, Any]) -> dict[str, str]:
-    traceback, _ = cap(str(error.get("traceback") or ""), TRACEBACK_CAP)
+    traceback, _ = cap(user_frames(str(error.get("traceback") or "")), TRACEBACK_CAP)
     return {"type": str(error.get("type") or "Error"), "message": str(error.get("message") or ""),
             "traceback": traceback}
 
