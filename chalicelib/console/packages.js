@@ -40,19 +40,35 @@ async function renderList(main) {
   instanceTable(groups, true) || empty("No instances. Create one with POST /api/v1/package/instance/create."));
 }
 
-function buildFacts(version) {
-  // Versions built from a bundle say how their build went; plain modules have nothing to build.
-  const status = version.buildStatus ?? version.build?.status;
-  const log = version.buildOutput ?? version.build?.output ?? version.buildLog;
+// A version's build: its own fields when the API gives them, else its build run (kind "build").
+function buildFacts(version, run) {
+  const status = version.buildStatus ?? version.build?.status ?? run?.status;
+  const log = version.buildOutput ?? version.build?.output ?? version.buildLog
+    ?? [run?.stdout, run?.stderr, run?.error?.traceback].filter(Boolean).join("\n");
   return [status ? statusBadge(status) : h("span.muted", {}, "no build"),
     log ? h("details", {}, h("summary", {}, "Build output"), h("pre", {}, log)) : null];
 }
 
+async function buildRuns(handle) {
+  try {
+    const answer = await call("taskport/v1/runs", { params: { kind: "build", limit: 100 } });
+    const byVersion = new Map();
+    for (const run of answer.runs || []) {
+      const subject = run.subject || {};
+      // Newest first: the first run seen for a version is its latest build.
+      if (subject.package === handle && !byVersion.has(subject.version)) byVersion.set(subject.version, run);
+    }
+    return byVersion;
+  } catch {
+    return new Map();  // builds are extra information; the versions still show without them
+  }
+}
+
 async function renderPackage(main, handle, ctx) {
-  const [pkg, versions, groups] = await Promise.all([
+  const [pkg, versions, groups, builds] = await Promise.all([
     call("api/v1/package/get", { method: "POST", body: { handle } }),
     call("api/v1/package/version/list", { method: "POST", body: { packageHandle: handle } }),
-    instancesByWorkspace()]);
+    instancesByWorkspace(), buildRuns(handle)]);
   if (!ctx.current()) return;
   const list = versions.data.packageVersions || [];
   const mine = groups.map((g) => ({ ...g,
@@ -64,7 +80,7 @@ async function renderPackage(main, handle, ctx) {
       h("td", {}, v.handle),
       h("td", {}, h("ul.plain", {}, (v.methods || []).map((m) => h("li", {}, h("code", {},
         `${m.name}(${(m.parameters || []).join(", ")})`), m.background ? " background" : "")))),
-      h("td", {}, buildFacts(v)), h("td", {}, time(v.createdAt)))))
+      h("td", {}, buildFacts(v, builds.get(v.handle))), h("td", {}, time(v.createdAt)))))
       : empty("No versions yet. Create one with POST /api/v1/package/version/create."),
     h("h2", {}, "Instances"),
     instanceTable(mine, false) || empty("No instance of this package. Create one with "

@@ -145,3 +145,29 @@ def test_task_output_files_linked_from_its_page(page: Any, stack: str, api: Api,
     assert sorted(links.all_inner_texts()) == ["large", "small"]
     with urllib.request.urlopen(links.first.get_attribute("href"), timeout=10) as response:
         assert response.read(3) == b"\xff\xd8\xff"  # a JPEG
+
+
+HALFWAY = '''def run(params, context):
+    context.progress(0.5)
+    return {"echo": params}
+'''
+
+
+def test_task_progress_number_drawn_as_bar(page: Any, stack: str, api: Api,
+                                           account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/task-types", "account-defined task types (issue 16)")
+    status, body = api.call("/api/v1/fs/files?path=/types/halfway.py", "PUT",
+                            raw=HALFWAY.encode(), headers=account.bearer)
+    assert status == 200, body
+    status, body = api.call("/taskport/v1/task-types/halfway", "PUT",
+                            {"script_path": "/types/halfway.py"}, account.bearer)
+    assert status == 201, body
+    [key] = _create(api, account, [{"task_name": "halfway", "note": PLANT}])
+    sign_in(page, stack, account, f"#/tasks/{key}")
+    page.get_by_text("success", exact=True).first.wait_for(timeout=30_000)
+    bar = page.locator("dl.facts progress")
+    bar.wait_for()
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("0.5", "1")
+    assert PLANT in page.locator("pre.json").first.inner_text()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("main img").count() == 0
