@@ -1,11 +1,21 @@
-"""Every environment variable Taskport reads, read in one place."""
+"""Every environment variable Taskport reads, read in one place.
+
+Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that builds install
+from, never the package index; default <project>/.wheelhouse, filled by `make`),
+TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles, default <tmp>/taskport-bundles),
+TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked).
+"""
 from __future__ import annotations
 
 import functools
 import os
+import tempfile
+from pathlib import Path
 from typing import NamedTuple
 
 from chalicelib.errors import ConfigurationError
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def _int(name: str, default: int) -> int:
@@ -72,6 +82,10 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    wheelhouse: str = ""
+    bundle_cache_dir: str = ""
+    build_seconds: float = 240.0
+    max_bundle_bytes: int = 256 * 1024 * 1024
 
     @property
     def require_admin_token(self) -> str:
@@ -132,4 +146,9 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        wheelhouse=os.environ.get("TASKPORT_WHEELHOUSE") or str(PROJECT_DIR / ".wheelhouse"),
+        bundle_cache_dir=os.environ.get("TASKPORT_BUNDLE_CACHE")
+        or os.path.join(tempfile.gettempdir(), "taskport-bundles"),
+        build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
+        max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
     )

@@ -5,6 +5,7 @@ import json
 import traceback
 from typing import Any
 
+from chalicelib.sandbox import bundles
 from chalicelib.sandbox.wire import failure
 
 ALLOWED_MIMETYPES = ("application/json", "text/plain")
@@ -15,6 +16,8 @@ MAX_TRACEBACK_CHARS = 16000
 def answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[str, Any], bytes]:
     """Run one call and describe its outcome as a frame header and body."""
     try:
+        if call["kind"] == bundles.KIND:  # a Steamship package bundle (see bundles.py)
+            return _function_answer(bundles.run(call), output_bytes)
         target = _load(call["source"], call["filename"], call.get("function") or "handler")
         if call["kind"] == "http":
             request = _flask_request(call["http"], body)
