@@ -2,6 +2,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Wheels that Steamship package builds install from (never the index); see docs/steamship.md.
+WHEELHOUSE := .wheelhouse
+WHEELS := $(WHEELHOUSE)/.downloaded
+BUNDLE_WHEELS := steamship==2.17.34
 
 .PHONY: dev test package lint-template bench clean
 
@@ -11,10 +15,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e '.[cli]'
 	touch $(STAMP)
 
-dev: $(STAMP)
+$(WHEELS): $(STAMP) Makefile
+	$(PY) -m pip download -q --disable-pip-version-check -d $(WHEELHOUSE) $(BUNDLE_WHEELS)
+	touch $(WHEELS)
+
+dev: $(STAMP) $(WHEELS)
 	$(PY) -m chalicelib.local.stack
 
-test: $(STAMP)
+test: $(STAMP) $(WHEELS)
 	$(PY) -m pytest
 
 # dist/: app package (deployment.zip), dependency layer without the AWS SDK (layer.zip), and the

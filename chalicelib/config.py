@@ -9,14 +9,22 @@ json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT
 TASKPORT_RUN_RETENTION_DAYS (7).
 Hardening (docs/hardening.md): TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS (320): the read timeout of
 the `sandbox` Lambda invoke.
+Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that builds install
+from, never the package index; default <project>/.wheelhouse, filled by `make`),
+TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles, default <tmp>/taskport-bundles),
+TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked).
 """
 from __future__ import annotations
 
 import functools
 import os
+import tempfile
+from pathlib import Path
 from typing import NamedTuple
 
 from chalicelib.errors import ConfigurationError
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def _int(name: str, default: int) -> int:
@@ -95,6 +103,10 @@ class Settings(NamedTuple):
     # .chalice/config.json), which is above the task wall time, so a background call is never
     # cut by the client first; below the worker's timeout (330 s). tests/unit/test_infra.py.
     sandbox_invoke_timeout_seconds: float = 320.0
+    wheelhouse: str = ""
+    bundle_cache_dir: str = ""
+    build_seconds: float = 240.0
+    max_bundle_bytes: int = 256 * 1024 * 1024
 
     @property
     def require_admin_token(self) -> str:
@@ -165,6 +177,11 @@ def get_settings() -> Settings:
         metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
         dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
         sandbox_invoke_timeout_seconds=_float("TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS", 320.0),
+        wheelhouse=os.environ.get("TASKPORT_WHEELHOUSE") or str(PROJECT_DIR / ".wheelhouse"),
+        bundle_cache_dir=os.environ.get("TASKPORT_BUNDLE_CACHE")
+        or os.path.join(tempfile.gettempdir(), "taskport-bundles"),
+        build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
+        max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
     )
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import (DeleteError, DoesNotExist, PutError, TransactWriteError,
+                                 UpdateError)
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -24,6 +25,8 @@ from chalicelib.models.base import checked_start, connection, now, table_meta
 PACKAGE_PREFIX = "PKG#"
 VERSION_PREFIX = "PKGVER#"
 INSTANCE_PREFIX = "PKGINST#"
+SOURCE_RUNTIME = "source"
+BUNDLE_RUNTIME = "bundle"
 
 LastKey = dict[str, Any] | None
 
@@ -54,6 +57,8 @@ class VersionRecord(Model):
     source_etag = UnicodeAttribute()
     methods = JSONAttribute()
     created_at = UTCDateTimeAttribute()
+    runtime = UnicodeAttribute(null=True)  # None: a one-module source (before bundles existed)
+    config_template = JSONAttribute(null=True)
 
 
 class InstanceRecord(Model):
@@ -75,6 +80,7 @@ class InstanceRecord(Model):
     methods = JSONAttribute()
     config = JSONAttribute()
     created_at = UTCDateTimeAttribute()
+    runtime = UnicodeAttribute(null=True)
 
 
 class Method(NamedTuple):
@@ -96,7 +102,8 @@ class Package(NamedTuple):
 
 
 class PackageVersion(NamedTuple):
-    """A version of a package."""
+    """A version of a package: a one-module `source`, or a `bundle` built from a Steamship zip
+    (source_path/source_etag then name the bundle)."""
 
     version_id: str
     account_id: str
@@ -107,6 +114,8 @@ class PackageVersion(NamedTuple):
     source_etag: str
     methods: tuple[Method, ...]
     created_at: str
+    runtime: str = SOURCE_RUNTIME
+    config_template: dict[str, Any] | None = None
 
 
 class PackageInstance(NamedTuple):
@@ -126,6 +135,7 @@ class PackageInstance(NamedTuple):
     methods: tuple[Method, ...]
     config: dict[str, Any]
     created_at: str
+    runtime: str = SOURCE_RUNTIME
 
 
 def _pk(account_id: str) -> str:
@@ -160,7 +170,9 @@ def _to_version(account_id: str, record: VersionRecord) -> PackageVersion:
                           handle=record.handle, package_id=record.package_id,
                           package_handle=record.package_handle, source_path=record.source_path,
                           source_etag=record.source_etag, methods=_methods_in(record.methods),
-                          created_at=record.created_at.isoformat())
+                          created_at=record.created_at.isoformat(),
+                          runtime=record.runtime or SOURCE_RUNTIME,
+                          config_template=record.config_template)
 
 
 def _to_instance(account_id: str, record: InstanceRecord) -> PackageInstance:
@@ -171,7 +183,7 @@ def _to_instance(account_id: str, record: InstanceRecord) -> PackageInstance:
         version_id=record.version_id, version_handle=record.version_handle,
         source_path=record.source_path, source_etag=record.source_etag,
         methods=_methods_in(record.methods), config=dict(record.config or {}),
-        created_at=record.created_at.isoformat())
+        created_at=record.created_at.isoformat(), runtime=record.runtime or SOURCE_RUNTIME)
 
 
 def _failed(exc: TransactWriteError) -> list[bool]:
@@ -234,7 +246,8 @@ def create_version(version: PackageVersion) -> PackageVersion:
                            version_id=version.version_id, handle=version.handle,
                            package_id=version.package_id, package_handle=version.package_handle,
                            source_path=version.source_path, source_etag=version.source_etag,
-                           methods=_methods_out(version.methods), created_at=now())
+                           methods=_methods_out(version.methods), created_at=now(),
+                           runtime=version.runtime, config_template=version.config_template)
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.save(record, condition=VersionRecord.sk.does_not_exist())
@@ -279,7 +292,8 @@ def _instance_record(instance: PackageInstance) -> InstanceRecord:
         package_id=instance.package_id, package_handle=instance.package_handle,
         version_id=instance.version_id, version_handle=instance.version_handle,
         source_path=instance.source_path, source_etag=instance.source_etag,
-        methods=_methods_out(instance.methods), config=instance.config, created_at=now())
+        methods=_methods_out(instance.methods), config=instance.config, created_at=now(),
+        runtime=instance.runtime)
 
 
 def create_instance(instance: PackageInstance) -> PackageInstance:
@@ -295,11 +309,19 @@ def create_instance(instance: PackageInstance) -> PackageInstance:
                                f"WORKSPACE#{instance.workspace_handle}",
                                condition=WorkspaceRecord.workspace_id == instance.workspace_id)
             tx.save(record, condition=InstanceRecord.sk.does_not_exist())
+            # A version deleted meanwhile (package/version delete) takes no new instance.
+            tx.condition_check(VersionRecord, _pk(instance.account_id),
+                               _version_sk(instance.package_handle, instance.version_handle),
+                               condition=VersionRecord.version_id == instance.version_id)
     except TransactWriteError as exc:
+        # pynamodb sends condition checks first, then puts: workspace, version, instance.
         failed = _failed(exc)
         if failed and failed[0]:
             raise NotFound(f"no workspace {instance.workspace_handle!r}") from exc
         if len(failed) > 1 and failed[1]:
+            raise NotFound(f"package {instance.package_handle!r} has no version "
+                           f"{instance.version_handle!r}", field="packageVersionHandle") from exc
+        if len(failed) > 2 and failed[2]:
             raise Conflict(f"an instance with handle {instance.handle!r} exists already in "
                            f"workspace {instance.workspace_handle!r}", field="handle") from exc
         raise
@@ -346,3 +368,73 @@ def delete_workspace_instances(account_id: str, workspace_id: str) -> int:
         for record in records:
             batch.delete(record)
     return len(records)
+
+
+def find_package_by_id(account_id: str, package_id: str) -> Package:
+    """The account's package with this id (a query over its packages), or NotFound."""
+    for record in PackageRecord.query(_pk(account_id), PackageRecord.sk.startswith(PACKAGE_PREFIX)):
+        if record.package_id == package_id:
+            return _to_package(account_id, record)
+    raise NotFound(f"no package with id {package_id!r}", field="id")
+
+
+def find_version_by_id(account_id: str, version_id: str) -> PackageVersion:
+    """The account's package version with this id (a query over its versions), or NotFound."""
+    for record in VersionRecord.query(_pk(account_id), VersionRecord.sk.startswith(VERSION_PREFIX)):
+        if record.version_id == version_id:
+            return _to_version(account_id, record)
+    raise NotFound(f"no package version with id {version_id!r}", field="id")
+
+
+def delete_instances_of(account_id: str, package_id: str, version_id: str | None = None) -> int:
+    """Remove every instance (in any workspace) of a package, or of one of its versions."""
+    records = [r for r in InstanceRecord.query(
+        _pk(account_id), InstanceRecord.sk.startswith(INSTANCE_PREFIX), consistent_read=True)
+        if r.package_id == package_id and version_id in (None, r.version_id)]
+    with InstanceRecord.batch_write() as batch:
+        for record in records:
+            batch.delete(record)
+    return len(records)
+
+
+def delete_version(version: PackageVersion) -> None:
+    """Remove a version (NotFound when it is gone or was replaced); the package forgets it as its
+    latest when it was."""
+    pk = _pk(version.account_id)
+    try:
+        VersionRecord(pk, _version_sk(version.package_handle, version.handle)).delete(
+            condition=VersionRecord.version_id == version.version_id)
+    except DeleteError as exc:
+        if _conditional_failed(exc):
+            raise NotFound(f"no package version with id {version.version_id!r}",
+                           field="id") from exc
+        raise
+    _forget_latest(version.account_id, version.package_handle, version.handle)
+
+
+def _forget_latest(account_id: str, package_handle: str, handle: str) -> None:
+    """Unset the package's latest version if it is still `handle` (one conditional write)."""
+    record = PackageRecord(_pk(account_id), PACKAGE_PREFIX + package_handle)
+    try:
+        record.update(actions=[PackageRecord.latest_version.remove()],
+                      condition=PackageRecord.latest_version == handle)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def delete_package(package: Package) -> None:
+    """Remove a package and all its versions (its instances: delete_instances_of)."""
+    pk = _pk(package.account_id)
+    try:
+        PackageRecord(pk, PACKAGE_PREFIX + package.handle).delete(
+            condition=PackageRecord.package_id == package.package_id)
+    except DeleteError as exc:
+        if _conditional_failed(exc):
+            raise NotFound(f"no package with id {package.package_id!r}", field="id") from exc
+        raise
+    records = list(VersionRecord.query(pk, VersionRecord.sk.startswith(_version_sk(package.handle)),
+                                       consistent_read=True, attributes_to_get=["pk", "sk"]))
+    with VersionRecord.batch_write() as batch:
+        for record in records:
+            batch.delete(record)

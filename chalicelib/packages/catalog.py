@@ -57,9 +57,29 @@ def create_package(account_id: str, handle: Any, fetch_if_exists: bool) -> Packa
     return store.get_package(account_id, handle, consistent=True)
 
 
-def get_package(account_id: str, handle: Any) -> Package:
-    """The account's package `handle`, or NotFound."""
+def _optional_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    return _required_text(value, field)
+
+
+def get_package(account_id: str, handle: Any, package_id: Any = None) -> Package:
+    """The account's package by `handle` or by `id` (one of them is required), or NotFound."""
+    if handle is None and package_id is not None:
+        return store.find_package_by_id(account_id, _required_text(package_id, "id"))
+    if handle is None:
+        raise Invalid("handle or id is required", field="handle")
     return store.get_package(account_id, validate_handle(handle, "handle"))
+
+
+def delete_package(account_id: str, handle: Any = None, package_id: Any = None) -> Package:
+    """Delete a package, its versions and every instance of it."""
+    package = get_package(account_id, handle, package_id)
+    # In this order no new version (its transaction checks the package) and no new instance
+    # (its transaction checks the version) can appear behind the deletion.
+    store.delete_package(package)
+    store.delete_instances_of(account_id, package.package_id)
+    return package
 
 
 def list_packages(account_id: str, page: PageRequest) -> tuple[list[Package], str | None]:
@@ -113,8 +133,11 @@ def _forget_source(account_id: str, path: str) -> None:
         pass  # an orphaned source file costs storage, nothing else
 
 
-def get_version(account_id: str, package_handle: Any, handle: Any) -> PackageVersion:
-    """A version of the account's package, or NotFound."""
+def get_version(account_id: str, package_handle: Any, handle: Any,
+                version_id: Any = None) -> PackageVersion:
+    """A version of the account's package (by package and version handle, or by `id`)."""
+    if version_id is not None and handle is None:
+        return store.find_version_by_id(account_id, _required_text(version_id, "id"))
     package_handle = validate_handle(package_handle, "packageHandle")
     return store.get_version(account_id, package_handle,
                              validate_version_handle(handle, "handle"))
@@ -126,6 +149,15 @@ def list_versions(account_id: str, package_handle: Any,
     package = store.get_package(account_id, validate_handle(package_handle, "packageHandle"))
     found, last_key = store.list_versions(account_id, package.handle, page.size, page.start)
     return found, next_token(last_key)
+
+
+def delete_version(account_id: str, package_handle: Any = None, handle: Any = None,
+                   version_id: Any = None) -> PackageVersion:
+    """Delete a version and every instance of it; the package keeps its other versions."""
+    version = get_version(account_id, package_handle, handle, version_id)
+    store.delete_version(version)
+    store.delete_instances_of(account_id, version.package_id, version.version_id)
+    return version
 
 
 def _config(config: Any) -> dict[str, Any]:
@@ -140,7 +172,15 @@ def _config(config: Any) -> dict[str, Any]:
     return config
 
 
-def _version_for(account_id: str, package: Package, version_handle: Any) -> PackageVersion:
+def _version_for(account_id: str, package: Package, version_handle: Any,
+                 version_id: Any = None) -> PackageVersion:
+    if version_handle is None and version_id is not None:
+        version = store.find_version_by_id(account_id, _required_text(version_id,
+                                                                      "packageVersionId"))
+        if version.package_id != package.package_id:
+            raise NotFound(f"package {package.handle!r} has no version with id {version_id!r}",
+                           field="packageVersionId")
+        return version
     if version_handle is not None:
         return store.get_version(account_id, package.handle,
                                  validate_version_handle(version_handle, "packageVersionHandle"))
@@ -158,10 +198,16 @@ def create_instance(account_id: str, workspace: Workspace, body: dict[str, Any],
     an instance of the same package (else Conflict); without it, any existing one is a Conflict.
     """
     handle = validate_handle(body.get("handle"))
-    package_handle = validate_handle(body.get("packageHandle"), "packageHandle")
+    package_id = _optional_text(body.get("packageId"), "packageId")
+    package_handle = None if package_id is not None and body.get("packageHandle") is None \
+        else validate_handle(body.get("packageHandle"), "packageHandle")
     config = _config(body.get("config"))
-    package = store.get_package(account_id, package_handle)
-    version = _version_for(account_id, package, body.get("packageVersionHandle"))
+    if package_handle is None and package_id is not None:
+        package = store.find_package_by_id(account_id, package_id)
+    else:
+        package = store.get_package(account_id, validate_handle(package_handle, "packageHandle"))
+    version = _version_for(account_id, package, body.get("packageVersionHandle"),
+                           body.get("packageVersionId"))
     try:
         return store.create_instance(PackageInstance(
             instance_id=uuid.uuid4().hex, account_id=account_id, handle=handle,
@@ -169,7 +215,7 @@ def create_instance(account_id: str, workspace: Workspace, body: dict[str, Any],
             package_id=package.package_id, package_handle=package.handle,
             version_id=version.version_id, version_handle=version.handle,
             source_path=version.source_path, source_etag=version.source_etag,
-            methods=version.methods, config=config, created_at=""))
+            methods=version.methods, config=config, created_at="", runtime=version.runtime))
     except Conflict:
         if not fetch_if_exists:
             raise

@@ -10,11 +10,15 @@ from chalicelib.engine import tasks as engine
 from chalicelib.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.models.packages import Method, PackageInstance
 from chalicelib.models.tasks import Task
-from chalicelib.packages import catalog, runtime_script, workspaces
+from chalicelib.models.packages import BUNDLE_RUNTIME
+from chalicelib.packages import bundles, catalog, runtime_script, workspaces
+from chalicelib.packages.builds import TASK_TYPE as BUILD_TASK_TYPE
 
 TASK_TYPE = "package.method"
 PARAMS = {"workspace": str, "instance": str, "package": str, "version": str, "method": str,
           "source_path": str, "source_etag": str, "config": dict, "arguments": dict}
+BUNDLE_PARAMS = {"version_id": str, "verb": str}
+VERBS = ("GET", "POST")
 
 
 class Invocation(NamedTuple):
@@ -37,9 +41,9 @@ def _method(instance: PackageInstance, name: str) -> Method:
 
 
 def invoke(account_id: str, workspace_handle: str, instance_handle: str, method: str,
-           arguments: dict[str, Any], background: bool) -> Invocation:
+           arguments: dict[str, Any], background: bool, verb: str = "POST") -> Invocation:
     """Run `method(**arguments)` of the instance, or queue it when it is (or is asked to be)
-    background."""
+    background. A bundle's method is routed by the SDK on `verb` and its path."""
     workspace = workspaces.find(account_id, workspace_handle)
     instance = catalog.find_instance(account_id, workspace, instance_handle)
     declared = _method(instance, method)
@@ -48,6 +52,8 @@ def invoke(account_id: str, workspace_handle: str, instance_handle: str, method:
               "method": declared.name, "source_path": instance.source_path,
               "source_etag": instance.source_etag, "config": instance.config,
               "arguments": arguments}
+    if instance.runtime == BUNDLE_RUNTIME:
+        params.update(version_id=instance.version_id, verb=verb)
     if background or declared.background:
         spec = engine.TaskSpec(task_type=TASK_TYPE, params=params)
         return Invocation(task=engine.create_tasks(account_id, workspace.handle, [spec])[0])
@@ -67,7 +73,19 @@ def _source(account_id: str, params: dict[str, Any]) -> str:
     return source
 
 
+def _run_bundle(account_id: str, params: dict[str, Any], limits: sandbox.Limits) -> Any:
+    target = bundles.Target(account_id=account_id, path=params["source_path"],
+                            etag=params["source_etag"], version_id=params["version_id"],
+                            workspace=params["workspace"], package=params["package"],
+                            version=params["version"], instance=params["instance"])
+    answer = bundles.call(target, bundles.event(target, params["verb"], "/" + params["method"],
+                                                params["arguments"], params["config"]), limits)
+    return bundles.value(answer)
+
+
 def _run(account_id: str, params: dict[str, Any], limits: sandbox.Limits) -> Any:
+    if "version_id" in params:
+        return _run_bundle(account_id, params, limits)
     path = params["source_path"]
     answer = sandbox.run_function(
         runtime_script(_source(account_id, params), path), path, "taskport_invoke",
@@ -89,6 +107,12 @@ def _validate_params(params: dict[str, Any]) -> None:
     for name, kind in PARAMS.items():
         if not isinstance(params.get(name), kind):
             raise Invalid(f"{name} must be a {kind.__name__}", field=name)
+    if "version_id" in params:
+        for name, kind in BUNDLE_PARAMS.items():
+            if not isinstance(params.get(name), kind):
+                raise Invalid(f"{name} must be a {kind.__name__}", field=name)
+        if params["verb"] not in VERBS:
+            raise Invalid(f"verb must be one of {', '.join(VERBS)}", field="verb")
 
 
 def task_status(account_id: str, task_id: Any) -> Task:
@@ -98,7 +122,7 @@ def task_status(account_id: str, task_id: Any) -> Task:
     if not engine.is_engine_key(task_id):
         raise NotFound(f"no task {task_id!r}", field="taskId")
     task = engine.get_task(task_id, account_id)
-    if task.task_type != TASK_TYPE:
+    if task.task_type not in (TASK_TYPE, BUILD_TASK_TYPE):
         raise NotFound(f"no task {task_id!r}", field="taskId")
     return task
 

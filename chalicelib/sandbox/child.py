@@ -8,6 +8,7 @@ import sys
 import traceback
 from typing import Any
 
+from chalicelib.sandbox import bundles
 from chalicelib.sandbox.wire import failure
 
 ALLOWED_MIMETYPES = ("application/json", "text/plain")
@@ -82,6 +83,8 @@ class _Capture:
 def _answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[str, Any], bytes]:
     filename = call["filename"]
     try:
+        if call["kind"] == bundles.KIND:  # a Steamship package bundle (see bundles.py)
+            return _function_answer(bundles.run(call), output_bytes)
         target = _load(call["source"], filename, call.get("function") or "handler")
         if call["kind"] == "http":
             request = _flask_request(call["http"], body)

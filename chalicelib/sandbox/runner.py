@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable
 
-from chalicelib.sandbox import child, isolation
+from chalicelib.sandbox import bundles, child, isolation
 from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
                                      frame_complete)
@@ -151,6 +151,11 @@ def execute(call: dict[str, Any], body: bytes,
     Lambda runs it at once, since a frozen Lambda would not run the thread.
     """
     prepare()
+    if call.get("kind") == bundles.KIND:  # unpacked here, once per bundle, before any child
+        staged = bundles.stage(call, body)
+        if isinstance(staged, dict):
+            return encode_frame(staged), lambda: None
+        call, body = staged
     limits = limits.resolved()
     spare = _nursery().take()
     spare.handed_at = time.time()

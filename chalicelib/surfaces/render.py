@@ -6,6 +6,7 @@ from chalice import Response
 from chalicelib.errors import (Conflict, Forbidden, InvalidInput, MalformedBody, MethodNotAllowed,
                                NotFound, PayloadTooLarge, TaskportError, Unauthorized,
                                UnsupportedMediaType)
+from chalicelib.packages.errors import MethodFailed
 from chalicelib.surfaces.http import json_response
 from chalicelib.workflows import NotCancelable, TaskCanceled
 
@@ -71,10 +72,13 @@ def instabase_error(err: TaskportError) -> Response:
 
 
 def steamship_error(err: TaskportError) -> Response:
-    """Packages and workspaces: the engine response format with a failed task."""
+    """Packages and workspaces: the engine response format with a failed task, as the seed's
+    `task` and as the official client's `status` (which it raises as SteamshipError)."""
+    code = err.code if isinstance(err, MethodFailed) and err.code else type(err).__name__
     return json_response({"task": {"taskState": "failed", "taskMessage": err.message,
-                                   "taskStatusCode": err.status_code}}, err.status_code,
-                         _headers(err))
+                                   "taskStatusCode": err.status_code},
+                          "status": {"state": "failed", "statusMessage": err.message,
+                                     "statusCode": code}}, err.status_code, _headers(err))
 
 
 def taskport_error(err: TaskportError) -> Response:

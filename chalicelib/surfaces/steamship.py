@@ -12,9 +12,11 @@ from chalicelib.errors import Invalid, MalformedBody
 from chalicelib.models.accounts import Workspace
 from chalicelib.models.packages import Package, PackageInstance, PackageVersion
 from chalicelib.models.tasks import Task
-from chalicelib.packages import catalog, invocation, workspaces
+from chalicelib.packages import builds, catalog, invocation, workspaces
 from chalicelib.packages.pages import PageRequest, page_request
-from chalicelib.surfaces.http import Surface, json_body, json_object, json_response, query
+from chalicelib.surfaces import multipart
+from chalicelib.surfaces.http import (Surface, json_body, json_object, json_response, query,
+                                      raw_body)
 from chalicelib.surfaces.render import steamship_error
 
 surface = Surface("steamship", steamship_error)
@@ -22,7 +24,12 @@ blueprint = surface.blueprint
 
 ROOT = "/api/v1"
 WORKSPACE_HEADER = "x-workspace-handle"
+WORKSPACE_ID_HEADER = "x-workspace-id"
 BACKGROUND_PARAMETER = "background"
+BACKGROUND_HEADER = "x-task-background"
+# The official client asks for deferred and chained work with these; the engine has neither.
+UNSUPPORTED_TASK_HEADERS = {"x-task-delay-ms": "a delay", "x-task-run-after": "a start time",
+                            "x-task-dependency": "dependencies on other tasks"}
 TASK_STATES = {"queued": "waiting", "executing": "running", "success": "succeeded",
                "error": "failed", "canceled": "failed"}
 
@@ -31,7 +38,19 @@ def _principal() -> Principal:
     return auth.bearer(surface.request.headers, WORKSPACE_HEADER)
 
 
-def _workspace(principal: Principal) -> Workspace:
+def _header(name: str) -> str | None:
+    value = surface.request.headers.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _workspace(principal: Principal, body: dict[str, Any] | None = None) -> Workspace:
+    """The workspace a call works in: the body's `workspaceId`, else the X-Workspace-Id header
+    (what the official client sends), else X-Workspace-Handle, else `default`."""
+    workspace_id = (body or {}).get("workspaceId")
+    if workspace_id is None:
+        workspace_id = _header(WORKSPACE_ID_HEADER)
+    if workspace_id is not None:
+        return workspaces.lookup(principal.account_id, workspace_id=workspace_id)
     return workspaces.find(principal.account_id, principal.workspace)
 
 
@@ -40,7 +59,9 @@ def _body() -> dict[str, Any]:
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
+    value = body.get(name)
+    if value is None:  # the official client sends null for every field it leaves unset
+        return False
     if not isinstance(value, bool):
         raise Invalid(f"{name} must be true or false", field=name)
     return value
@@ -78,8 +99,17 @@ def _version_view(version: PackageVersion) -> dict[str, Any]:
             "createdAt": _iso(version.created_at)}
 
 
-def _instance_view(instance: PackageInstance) -> dict[str, Any]:
+def _invocation_url(instance: PackageInstance) -> str:
+    headers = surface.request.headers
+    scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip()
+    host = headers.get("host") or "localhost"
+    return f"{scheme}://{host}/{instance.workspace_handle}/{instance.handle}/"
+
+
+def _instance_view(instance: PackageInstance, principal: Principal) -> dict[str, Any]:
     return {"id": instance.instance_id, "handle": instance.handle,
+            "userHandle": principal.account.handle, "userId": principal.account_id,
+            "invocationURL": _invocation_url(instance),
             "packageId": instance.package_id, "packageHandle": instance.package_handle,
             "packageVersionId": instance.version_id,
             "packageVersionHandle": instance.version_handle,
@@ -93,6 +123,23 @@ def _task_view(task: Task) -> dict[str, Any]:
     if task.error:
         view["taskMessage"] = task.error
     return view
+
+
+def _status_view(task: Task) -> dict[str, Any]:
+    """The task as the official client's `Task` model reads it (the answer's `status`)."""
+    view = {"taskId": task.key, "state": TASK_STATES[task.status],
+            "taskCreatedOn": _iso(task.created_at), "taskLastModifiedOn": _iso(task.updated_at)}
+    if task.error:
+        view.update(statusMessage=task.error, statusCode="TaskFailed")
+    return view
+
+
+def _task_answer(task: Task) -> dict[str, Any]:
+    """The seed's `task` object and the client's `status` object, side by side."""
+    answer: dict[str, Any] = {"task": _task_view(task), "status": _status_view(task)}
+    if task.status == "success":
+        answer["data"] = task.result
+    return answer
 
 
 @surface.route(f"{ROOT}/workspace/create", methods=["POST"])
@@ -136,7 +183,14 @@ def create_package() -> Response:
 def get_package() -> Response:
     principal, body = _principal(), _body()
     return _data({"package": _package_view(
-        catalog.get_package(principal.account_id, body.get("handle")))})
+        catalog.get_package(principal.account_id, body.get("handle"), body.get("id")))})
+
+
+@surface.route(f"{ROOT}/package/delete", methods=["POST"])
+def delete_package() -> Response:
+    principal, body = _principal(), _body()
+    return _data({"package": _package_view(
+        catalog.delete_package(principal.account_id, body.get("handle"), body.get("id")))})
 
 
 @surface.route(f"{ROOT}/package/list", methods=["POST"])
@@ -146,9 +200,17 @@ def list_packages() -> Response:
     return _data({"packages": [_package_view(p) for p in found]}, token)
 
 
-@surface.route(f"{ROOT}/package/version/create", methods=["POST"])
+@surface.route(f"{ROOT}/package/version/create", methods=["POST"],
+               content_types=["application/json", "multipart/form-data"])
 def create_version() -> Response:
-    principal, body = _principal(), _body()
+    principal = _principal()
+    if surface.request.headers.get("content-type", "").lower().startswith("multipart/"):
+        upload = multipart.form(raw_body(surface.request),
+                                surface.request.headers.get("content-type", ""))
+        task = builds.start_build(principal.account_id, _workspace(principal).handle, upload.fields,
+                                  upload.file)
+        return json_response(_task_answer(task))
+    body = _body()
     created = catalog.create_version(principal.account_id, body.get("packageHandle"),
                                      body.get("handle"), body.get("source"))
     return _data({"packageVersion": _version_view(created)})
@@ -158,7 +220,14 @@ def create_version() -> Response:
 def get_version() -> Response:
     principal, body = _principal(), _body()
     return _data({"packageVersion": _version_view(catalog.get_version(
-        principal.account_id, body.get("packageHandle"), body.get("handle")))})
+        principal.account_id, body.get("packageHandle"), body.get("handle"), body.get("id")))})
+
+
+@surface.route(f"{ROOT}/package/version/delete", methods=["POST"])
+def delete_version() -> Response:
+    principal, body = _principal(), _body()
+    return _data({"packageVersion": _version_view(catalog.delete_version(
+        principal.account_id, body.get("packageHandle"), body.get("handle"), body.get("id")))})
 
 
 @surface.route(f"{ROOT}/package/version/list", methods=["POST"])
@@ -173,52 +242,57 @@ def list_versions() -> Response:
 def create_instance() -> Response:
     principal, body = _principal(), _body()
     fetch_if_exists = _flag(body, "fetchIfExists")
-    created = catalog.create_instance(principal.account_id, _workspace(principal), body,
+    created = catalog.create_instance(principal.account_id, _workspace(principal, body), body,
                                       fetch_if_exists)
-    return _data({"packageInstance": _instance_view(created)})
+    return _data({"packageInstance": _instance_view(created, principal)})
 
 
 @surface.route(f"{ROOT}/package/instance/get", methods=["POST"])
 def get_instance() -> Response:
     principal, body = _principal(), _body()
-    found = catalog.lookup_instance(principal.account_id, _workspace(principal),
+    found = catalog.lookup_instance(principal.account_id, _workspace(principal, body),
                                     body.get("handle"), body.get("id"))
-    return _data({"packageInstance": _instance_view(found)})
+    return _data({"packageInstance": _instance_view(found, principal)})
 
 
 @surface.route(f"{ROOT}/package/instance/list", methods=["POST"])
 def list_instances() -> Response:
     principal, body = _principal(), _body()
     page = _page(body)
-    found, token = catalog.list_instances(principal.account_id, _workspace(principal), page)
-    return _data({"packageInstances": [_instance_view(i) for i in found]}, token)
+    found, token = catalog.list_instances(principal.account_id, _workspace(principal, body), page)
+    return _data({"packageInstances": [_instance_view(i, principal) for i in found]}, token)
 
 
 @surface.route(f"{ROOT}/package/instance/delete", methods=["POST"])
 def delete_instance() -> Response:
     principal, body = _principal(), _body()
-    deleted = catalog.delete_instance(principal.account_id, _workspace(principal),
+    deleted = catalog.delete_instance(principal.account_id, _workspace(principal, body),
                                       body.get("handle"), body.get("id"))
-    return _data({"packageInstance": _instance_view(deleted)})
+    return _data({"packageInstance": _instance_view(deleted, principal)})
 
 
 @surface.route(f"{ROOT}/task/status", methods=["POST"])
 def task_status() -> Response:
     principal, body = _principal(), _body()
-    task = invocation.task_status(principal.account_id, body.get("taskId"))
-    answer: dict[str, Any] = {"task": _task_view(task)}
-    if task.status == "success":
-        answer = {"data": task.result, **answer}
-    return json_response(answer)
+    return json_response(_task_answer(invocation.task_status(principal.account_id,
+                                                            body.get("taskId"))))
 
 
-def _background(params: dict[str, str]) -> bool:
-    raw = params.get(BACKGROUND_PARAMETER)
+def _truth(raw: str | None, name: str) -> bool:
     if raw is None:
         return False
     if raw.lower() not in ("true", "false"):
-        raise Invalid("background must be true or false", field=BACKGROUND_PARAMETER)
+        raise Invalid(f"{name} must be true or false", field=name)
     return raw.lower() == "true"
+
+
+def _background() -> bool:
+    for header, what in UNSUPPORTED_TASK_HEADERS.items():
+        if _header(header) is not None:
+            raise Invalid(f"{header} is not supported: this engine cannot give a task {what}; "
+                          "start the call when it should run", field=header)
+    return _truth(query(surface.request).get(BACKGROUND_PARAMETER), BACKGROUND_PARAMETER) or \
+        _truth(_header(BACKGROUND_HEADER), BACKGROUND_HEADER)
 
 
 def _arguments() -> dict[str, Any]:
@@ -237,9 +311,9 @@ def _arguments() -> dict[str, Any]:
 @surface.route("/{workspace}/{instance}/{method}", methods=["GET", "POST"])
 def invoke(workspace: str, instance: str, method: str) -> Response:
     principal = _principal()
-    background = _background(dict(query(surface.request)))
+    background = _background()
     called = invocation.invoke(principal.account_id, workspace, instance, method, _arguments(),
-                               background)
+                               background, surface.request.method)
     if called.task is not None:
-        return json_response({"task": _task_view(called.task)})
+        return json_response(_task_answer(called.task))
     return json_response({"data": called.value})

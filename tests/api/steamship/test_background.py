@@ -30,11 +30,12 @@ def _assert_task_shape(task):
 def test_declared_background_method_answers_waiting_task_then_succeeds(client, account, instance,
                                                                        world):
     status, answer = invoke(client, account, "/default/hi/count_to", {"n": 3})
-    assert status == 200 and set(answer) == {"task"}
+    assert status == 200 and set(answer) == {"task", "status"}
     task = answer["task"]
     _assert_task_shape(task)
     assert task["taskState"] == "waiting" and "taskMessage" not in task
-    assert _status(client, account, task["taskId"]) == (200, {"task": task})
+    assert _status(client, account, task["taskId"]) == (200, {"task": task, "status": answer["status"]})
+    assert answer["status"]["taskId"] == task["taskId"] and answer["status"]["state"] == "waiting"
 
     assert run_worker(client, world) == 1
     status, answer = _status(client, account, task["taskId"])
