@@ -24,22 +24,20 @@ from collections.abc import Iterable, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
-from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.engine.status import FINISHED, OPEN, TaskStatus
 from chalicelib.errors import Conflict, Invalid
-from chalicelib.models.base import table_meta, update_quietly
+from chalicelib.models.base import save_if, table_meta, update_if, update_quietly
 
-QUEUED = "queued"
-EXECUTING = "executing"
-SUCCESS = "success"
-ERROR = "error"
-CANCELED = "canceled"
-STATUSES = (QUEUED, EXECUTING, SUCCESS, ERROR, CANCELED)
-FINISHED = (SUCCESS, ERROR, CANCELED)
-OPEN = (QUEUED, EXECUTING)
+# The names the engine has always exported; each is a TaskStatus.
+QUEUED = TaskStatus.QUEUED
+EXECUTING = TaskStatus.EXECUTING
+SUCCESS = TaskStatus.SUCCESS
+ERROR = TaskStatus.ERROR
+CANCELED = TaskStatus.CANCELED
 LEASE_SHARDS = 8
 SORT_SEPARATOR = "#"
 
@@ -108,7 +106,7 @@ class Task(NamedTuple):
     workspace: str
     task_type: str
     params: dict[str, Any]
-    status: str
+    status: TaskStatus
     progress: Any
     result: Any
     error: str | None
@@ -136,7 +134,7 @@ class NewTask(NamedTuple):
     params: dict[str, Any]
     notify: dict[str, Any] | None
     group: str | None
-    lease_expires: int | None
+    lease_expires: float | None
     client_key: bool
 
 
@@ -166,7 +164,7 @@ def group_pk(account_id: str, workspace: str, group: str) -> str:
     return f"{account_id}#{workspace}#{group}"
 
 
-def _group_sk(status: str, key: str) -> str:
+def _group_sk(status: TaskStatus, key: str) -> str:
     return f"{status}{SORT_SEPARATOR}{key}"
 
 
@@ -180,7 +178,8 @@ def to_task(record: TaskRecord) -> Task:
     if record.completed_at:
         events["completed"] = record.completed_at
     return Task(key=record.key, account_id=record.account_id, workspace=record.workspace,
-                task_type=record.task_type, params=record.params or {}, status=record.status,
+                task_type=record.task_type, params=record.params or {},
+                status=TaskStatus(record.status),
                 progress=record.progress, result=record.result, error=record.error,
                 events=events, files=list(record.files or []), notify=record.notify,
                 group=record.group, attempt=int(record.attempt or 0),
@@ -205,20 +204,15 @@ def _new_record(task: NewTask, now: str) -> TaskRecord:
 def insert(tasks: Sequence[NewTask], now: str) -> list[Task]:
     """Write new tasks: random keys in BatchWriteItem (25 a call), client keys one conditional put each.
 
-    A client key that exists already raises Conflict with details {"existing": Task}.
+    A client key that exists already raises Conflict whose `existing` is that Task.
     """
     records = [_new_record(task, now) for task in tasks]
     chosen = [r for r, t in zip(records, tasks, strict=False) if t.client_key]
     random = [r for r, t in zip(records, tasks, strict=False) if not t.client_key]
     for record in chosen:
-        try:
-            record.save(condition=TaskRecord.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            existing = get(record.key, consistent=True)
+        if not save_if(record, TaskRecord.pk.does_not_exist()):
             raise Conflict(f"a task with key {record.key!r} exists already", field="key",
-                           details={"existing": existing}) from exc
+                           existing=get(record.key, consistent=True))
     if len(random) == 1:
         random[0].save()
     elif random:
@@ -258,7 +252,7 @@ def get_many(keys: Iterable[str], *, consistent: bool = False) -> dict[str, Task
     return {record.key: to_task(record) for record in records}
 
 
-def _update(key: str, actions: list[Any], condition: Condition, status: str | None = None) -> Task | None:
+def _update(key: str, actions: list[Any], condition: Condition, status: TaskStatus | None = None) -> Task | None:
     """One conditional UpdateItem (moving the task to `status`, if given); the new task, or None
     when the condition did not hold.
 
@@ -269,21 +263,15 @@ def _update(key: str, actions: list[Any], condition: Condition, status: str | No
     record = TaskRecord(_pk(key), "TASK")
     if status is not None:
         actions = [*actions, TaskRecord.status.set(status)]
-    try:
-        record.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    return to_task(record)
+    return to_task(record) if update_if(record, actions, condition) else None
 
 
-def _status_actions(status: str, key: str, now: str) -> list[Any]:
+def _status_actions(status: TaskStatus, key: str, now: str) -> list[Any]:
     """What goes with a move to `status` (the caller passes `status` to _update)."""
     return [TaskRecord.group_sk.set(_group_sk(status, key)), TaskRecord.updated_at.set(now)]
 
 
-def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -> list[Any]:
+def _finish_actions(status: TaskStatus, key: str, now: str, expires_at: float | None) -> list[Any]:
     actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
                TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
     if expires_at is not None:
@@ -311,7 +299,7 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
     return _update(key, actions, condition, EXECUTING)
 
 
-def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
+def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
            error: str | None = None, files: list[str] | None = None,
            expires_at: float | None = None) -> Task | None:
     """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL."""
@@ -345,7 +333,7 @@ def set_progress(key: str, attempt: int, value: Any, now: str) -> bool:
     return update_quietly(TaskRecord, _pk(key), "TASK", actions, condition)
 
 
-def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,
+def settle(key: str, account_id: str, status: TaskStatus, now: str, *, result: Any = None,
            error: str | None = None, expires_at: float | None = None) -> Task | None:
     """queued | executing -> `status` for the owning account (cancel, manual completion)."""
     actions = _finish_actions(status, key, now, expires_at)
@@ -357,7 +345,7 @@ def settle(key: str, account_id: str, status: str, now: str, *, result: Any = No
     return _update(key, actions, condition, status)
 
 
-def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str, *,
+def give_up(key: str, seen_status: TaskStatus, seen_lease: str | None, message: str, now: str, *,
             expires_at: float | None = None, to_people: bool = False) -> Task | None:
     """An open task whose attempts are spent -> error, if nothing moved it since it was read.
 
@@ -372,7 +360,7 @@ def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, no
     return _update(key, actions, condition, QUEUED if to_people else ERROR)
 
 
-def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, now: str) -> Task | None:
+def redrive(key: str, seen_status: TaskStatus, seen_lease: str, lease_expires: float, now: str) -> Task | None:
     """An open task whose lease expired -> queued with a fresh lease (the caller sends a message).
 
     An executing task goes back to queued (its queued event is the re-drive's time); a queued
@@ -417,7 +405,7 @@ def _decode_cursor(cursor: str) -> tuple[int, dict[str, Any] | None]:
         raise Invalid("the cursor is not one this service gave", field="cursor") from exc
 
 
-def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[str] | None,
+def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[TaskStatus] | None,
                limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
     """A page of a group's tasks, optionally of some statuses only (one query per status)."""
     hash_key = group_pk(account_id, workspace, group)

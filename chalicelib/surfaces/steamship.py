@@ -9,6 +9,7 @@ from chalice import Response
 from chalicelib import auth
 from chalicelib.auth import Principal
 from chalicelib.errors import Invalid, MalformedBody
+from chalicelib.engine.status import TaskStatus
 from chalicelib.models.accounts import Workspace
 from chalicelib.models.packages import Package, PackageInstance, PackageVersion
 from chalicelib.models.tasks import Task
@@ -23,8 +24,9 @@ blueprint = surface.blueprint
 ROOT = "/api/v1"
 WORKSPACE_HEADER = "x-workspace-handle"
 BACKGROUND_PARAMETER = "background"
-TASK_STATES = {"queued": "waiting", "executing": "running", "success": "succeeded",
-               "error": "failed", "canceled": "failed"}
+TASK_STATES = {TaskStatus.QUEUED: "waiting", TaskStatus.EXECUTING: "running",
+               TaskStatus.SUCCESS: "succeeded", TaskStatus.ERROR: "failed",
+               TaskStatus.CANCELED: "failed"}
 
 
 def _principal() -> Principal:
@@ -207,7 +209,7 @@ def task_status() -> Response:
     principal, body = _principal(), _body()
     task = invocation.task_status(principal.account_id, body.get("taskId"))
     answer: dict[str, Any] = {"task": _task_view(task)}
-    if task.status == "success":
+    if task.status == TaskStatus.SUCCESS:
         answer = {"data": task.result, **answer}
     return json_response(answer)
 

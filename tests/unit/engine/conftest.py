@@ -1,17 +1,53 @@
-"""Engine fixtures: a moto world, test task types, hook recording."""
+"""Engine fixtures: the engine on the in-memory store (or on moto when a test asks for `world`),
+test task types, hook recording."""
 from __future__ import annotations
 
+import json
 from typing import Any
 from collections.abc import Iterator
 
 import pytest
 
+# Where AWS calls go when a test runs without the emulator: a closed port on loopback, so that
+# a call the engine should not make fails at once instead of reaching out.
+NO_AWS = "http://127.0.0.1:9"
+
 
 @pytest.fixture
-def engine(world: dict[str, str]) -> Any:
-    from chalicelib.engine import tasks
+def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """chalicelib.engine.tasks: on DynamoDB and SQS (moto) for tests that take `world`, else on
+    the in-memory store and queue with no AWS at all."""
+    from chalicelib.engine import dispatch, store, tasks
+    from chalicelib.engine.memory import MemoryTaskStore, MemoryWorkQueue
 
-    return tasks
+    if "world" in request.fixturenames:
+        yield tasks
+        return
+    from chalicelib import config
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", NO_AWS)
+        config.get_settings.cache_clear()
+        with store.using(MemoryTaskStore()), dispatch.using(MemoryWorkQueue()):
+            yield tasks
+    config.get_settings.cache_clear()  # the environment is as it was: so are the settings
+
+
+def run_queued() -> int:
+    """Feed every key on the in-memory queue to the worker, as Lambda would; count them."""
+    from chalicelib.engine import dispatch, worker
+
+    queue = dispatch._installed
+    assert queue is not None, "the test runs on moto: drain the SQS queue instead"
+    handled = 0
+    for _ in range(100):
+        keys = queue.take()  # type: ignore[attr-defined]
+        if not keys:
+            return handled
+        worker.handle_batch([{"messageId": str(i), "body": json.dumps({"key": key})}
+                             for i, key in enumerate(keys)])
+        handled += len(keys)
+    raise AssertionError("the queue never emptied")
 
 
 @pytest.fixture
