@@ -5,15 +5,18 @@ process knows never depends on which modules it happened to import first.
 """
 from __future__ import annotations
 
-from chalicelib import builtin_tasks, workflows
+from chalicelib import builtin_tasks, tasktypes, workflows
+from chalicelib.engine import registry
 from chalicelib.packages import invocation
 
 
 def install() -> None:
-    """Install the built-in task types, workflow.task with its webhook hook, and package.method.
+    """Install the built-in task types, workflow.task with its webhook hook, package.method, and the
+    resolver of account-defined task types (looked up after the built-ins).
 
     Safe to repeat: a registration replaces its earlier self and a hook is added once.
     """
     builtin_tasks.install()
     workflows.install()
     invocation.install()
+    registry.add_resolver(tasktypes.resolve)

@@ -32,12 +32,13 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _reset_caches() -> None:
-    from chalicelib import auth, aws
+    from chalicelib import auth, aws, tasktypes
     from chalicelib.models import base
 
     aws.reset()
     auth.reset()
     base.reset()
+    tasktypes.reset()
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def _jpeg(image: Any, size: int) -> tuple[bytes, dict[str, int]]:
         image.paste(rgba, mask=rgba.getchannel("A"))
     else:
         image = image.copy()
-    image.thumbnail((size, size), Image.LANCZOS)
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=JPEG_QUALITY)
     data = out.getvalue()

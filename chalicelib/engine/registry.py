@@ -37,6 +37,8 @@ class TaskType(NamedTuple):
     files: tuple[str, ...] | None = None
     people_settle: bool = False
     grouped: bool = False
+    description: str | None = None
+    params_schema: dict[str, Any] | None = None
 
 
 class RunContext:
@@ -125,6 +127,11 @@ def resolve(account_id: str, name: Any) -> TaskType:
     if found is None:
         raise Invalid(f"unknown task type {name!r}", field="task_type")
     return found
+
+
+def builtin(name: str) -> TaskType | None:
+    """The registered (not resolved) task type `name`, or None."""
+    return _types.get(name)
 
 
 def names() -> list[str]:

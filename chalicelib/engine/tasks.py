@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import time
+from collections import Counter
 from typing import Any, NamedTuple
 from collections.abc import Callable, Iterator, Sequence
 
@@ -16,6 +17,7 @@ from chalicelib.errors import Gone, Invalid, NotFound
 from chalicelib.engine.status import FINISHED, OPEN, STATUSES, TaskStatus
 from chalicelib.engine.store import task_store
 from chalicelib.models.tasks import CANCELED, ERROR, EXECUTING, QUEUED, SUCCESS, NewTask, Task
+from chalicelib.observability import metrics
 
 __all__ = ["TaskSpec", "Task", "TaskStatus", "create_tasks", "get_task", "get_tasks", "cancel_task",
            "complete_task", "wait_for", "watch", "list_tasks", "output_files", "new_key", "is_engine_key",
@@ -127,6 +129,8 @@ def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> 
         raise Invalid("two tasks of one request have the same key", field="key")
     created = task_store().insert(prepared, iso(now))
     dispatch.send([task.key for task in prepared if task.lease_expires is not None])
+    for task_type, count in Counter(task.task_type for task in created).items():
+        metrics.task_created(task_type, count)
     return created
 
 

@@ -12,6 +12,7 @@ from chalicelib.engine.status import TaskStatus
 from chalicelib.errors import Invalid
 from chalicelib.models.webhooks import Delivery
 from chalicelib.models.workflows import Workflow
+from chalicelib.runs import history
 from chalicelib.surfaces.http import Surface, json_object, json_response, query
 from chalicelib.surfaces.render import ONESPACE_API_VERSION, onespace_error
 
@@ -87,6 +88,8 @@ def _task_view(task: Any, with_output: bool = True) -> dict[str, Any]:
     view = {"id": task.params["task_id"], "status": _status(task), "input": task.params["input"]}
     if with_output:
         view["output"] = task.result if task.status == TaskStatus.SUCCESS else None
+    if "script" in task.params:  # an automated workflow's task: how its script's run went
+        view["last_attempt"] = history.last_attempt(task)
     return view
 
 
