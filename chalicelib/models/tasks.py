@@ -408,19 +408,18 @@ def _encode_cursor(status_index: int, last_key: dict[str, Any] | None) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
-                   ) -> tuple[int, dict[str, Any] | None]:
-    """Where a cursor continues; Invalid unless it has the exact shape of one this listing gave,
-    so that nothing a client crafts reaches the query (a malformed start key is DynamoDB's 500)."""
+def _decoded(cursor: str, indexes: int, index_keys: tuple[str, str]
+             ) -> tuple[int, dict[str, Any] | None]:
+    """A cursor's status index and start key, checked to be a task key of that index's shape."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
         index, last_key = decoded["s"], decoded["k"]
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(prefixes):
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < indexes:
             raise ValueError("the status index is out of range")
         if last_key is not None and (
                 not isinstance(last_key, dict)
-                or set(last_key) != {"pk", "sk", "group_pk", "group_sk"}
+                or set(last_key) != {"pk", "sk", *index_keys}
                 or any(not isinstance(v, dict) or set(v) != {"S"} or not isinstance(v["S"], str)
                        or not v["S"] or len(v["S"]) > 1024 for v in last_key.values())
                 or last_key["sk"]["S"] != "TASK" or not last_key["pk"]["S"].startswith("TASK#")):
@@ -428,6 +427,14 @@ def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
         json.dumps(last_key, ensure_ascii=False).encode("utf-8")  # no lone surrogate
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise Invalid("the cursor is not one this service gave", field="cursor") from exc
+    return index, last_key
+
+
+def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
+                   ) -> tuple[int, dict[str, Any] | None]:
+    """Where a cursor continues; Invalid unless it has the exact shape of one this listing gave,
+    so that nothing a client crafts reaches the query (a malformed start key is DynamoDB's 500)."""
+    index, last_key = _decoded(cursor, len(prefixes), ("group_pk", "group_sk"))
     prefix = prefixes[index]
     if last_key is not None and (last_key["group_pk"]["S"] != hash_key or (
             prefix is not None and not last_key["group_sk"]["S"].startswith(prefix))):
@@ -463,8 +470,8 @@ def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str
     if task_type is not None:
         by_type = TaskRecord.task_type == task_type
         condition = by_type if condition is None else condition & by_type
-    _, last_key = _decode_cursor(cursor) if cursor else (0, None)
-    if last_key is not None and last_key.get("account_id", {}).get("S") != account_id:
+    _, last_key = _decoded(cursor, 1, ("account_id", "created_at")) if cursor else (0, None)
+    if last_key is not None and last_key["account_id"]["S"] != account_id:
         raise Invalid("the cursor belongs to another listing", field="cursor")
     results = TaskRecord.by_account.query(account_id, filter_condition=condition,
                                           scan_index_forward=False, limit=limit, page_size=limit,

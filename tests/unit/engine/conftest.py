@@ -8,29 +8,31 @@ from collections.abc import Iterator
 
 import pytest
 
-# Where AWS calls go when a test runs without the emulator: a closed port on loopback, so that
-# a call the engine should not make fails at once instead of reaching out.
-NO_AWS = "http://127.0.0.1:9"
-
 
 @pytest.fixture
 def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     """chalicelib.engine.tasks: on DynamoDB and SQS (moto) for tests that take `world`, else on
-    the in-memory store and queue with no AWS at all."""
+    the in-memory store and queue, where any AWS call fails the test."""
     from chalicelib.engine import dispatch, store, tasks
     from chalicelib.engine.memory import MemoryTaskStore, MemoryWorkQueue
 
     if "world" in request.fixturenames:
         yield tasks
         return
-    from chalicelib import config
+    from botocore.client import BaseClient
 
+    def no_aws(self: Any, operation_name: str, api_params: Any) -> Any:
+        raise AssertionError(f"{operation_name}: this test runs without AWS; give it `world`")
+
+    from chalicelib import runs
+
+    recorded: list[Any] = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", NO_AWS)
-        config.get_settings.cache_clear()
+        patch.setattr(BaseClient, "_make_api_call", no_aws)
+        # Run records have no injectable store yet (chalicelib/runs): keep them in a list.
+        patch.setattr(runs.store, "put", lambda run, **kwargs: recorded.append(run))
         with store.using(MemoryTaskStore()), dispatch.using(MemoryWorkQueue()):
             yield tasks
-    config.get_settings.cache_clear()  # the environment is as it was: so are the settings
 
 
 def run_queued() -> int:

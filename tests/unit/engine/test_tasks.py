@@ -20,7 +20,7 @@ def test_new_keys_are_26_characters_of_base32():
     assert all(re.fullmatch(r"[A-Z2-7]{26}", key) and is_engine_key(key) for key in keys)
 
 
-def test_create_reports_the_index_and_field_of_bad_specs(engine):
+def test_create_reports_the_index_and_field_of_bad_specs(engine, world):  # types of accounts: DynamoDB
     specs = [engine.TaskSpec("hello", {"name": "a"}), engine.TaskSpec("hello", {"name": 1})]
     with pytest.raises(Invalid) as raised:
         engine.create_tasks("acct", "default", specs)
