@@ -10,7 +10,8 @@ from chalicelib.engine import tasks as engine
 from chalicelib.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.models.packages import Method, PackageInstance
 from chalicelib.models.tasks import Task
-from chalicelib.packages import catalog, runtime_script, workspaces
+from chalicelib.accounts import workspaces
+from chalicelib.packages import catalog, runtime_script
 
 TASK_TYPE = "package.method"
 PARAMS = {"workspace": str, "instance": str, "package": str, "version": str, "method": str,

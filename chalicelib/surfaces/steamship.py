@@ -13,7 +13,8 @@ from chalicelib.engine.status import TaskStatus
 from chalicelib.models.accounts import Workspace
 from chalicelib.models.packages import Package, PackageInstance, PackageVersion
 from chalicelib.models.tasks import Task
-from chalicelib.packages import catalog, invocation, workspaces
+from chalicelib.accounts import workspaces
+from chalicelib.packages import catalog, invocation
 from chalicelib.packages.pages import PageRequest, page_request
 from chalicelib.surfaces.http import Surface, json_body, json_object, json_response, query
 from chalicelib.surfaces.render import steamship_error
