@@ -22,13 +22,14 @@ from chalicelib import egress, files
 from chalicelib.config import get_settings
 from chalicelib.engine import hooks, registry
 from chalicelib.engine import tasks as engine
-from chalicelib.errors import Conflict, Forbidden, Gone, Invalid, InvalidInput, PayloadTooLarge
+from chalicelib.errors import Conflict, Gone, Invalid, InvalidInput, PayloadTooLarge
 from chalicelib.models import workflows as store
 from chalicelib.models.base import now
 from chalicelib.models.webhooks import Delivery
 from chalicelib.models.workflows import Workflow
 from chalicelib.webhooks import delivery as webhooks
 from chalicelib.webhooks import signing
+from chalicelib.workflows.errors import NotCancelable, TaskCanceled, TaskFinished
 
 log = logging.getLogger("taskport.workflows")
 
@@ -41,18 +42,6 @@ ROTATION_GRACE = dt.timedelta(hours=24)
 MAX_FIELDS = 200
 MAX_NAME = 200
 CACHE_SIZE = 1024
-
-
-class TaskCanceled(Forbidden):
-    """The task was canceled; it can be neither read nor created again (403)."""
-
-
-class NotCancelable(Forbidden):
-    """The task is completed or canceled already (403)."""
-
-
-class TaskFinished(Forbidden):
-    """The task is completed or canceled already and cannot be completed (403)."""
 
 
 class SavedWorkflow(NamedTuple):
