@@ -238,3 +238,11 @@ def has_credentials(headers: Mapping[str, str], params: Mapping[str, Any]) -> bo
     """Whether the request presents any task-API credential at all."""
     scheme, _ = _authorization(headers)
     return scheme in ("secret", "api-key") or "secret" in params or "api_key" in params
+
+
+def require_admin(headers: Mapping[str, str]) -> None:
+    """`Authorization: Bearer <TASKPORT_ADMIN_TOKEN>` (compared in constant time); Unauthorized otherwise."""
+    scheme, token = _authorization(headers)
+    expected = get_settings().require_admin_token
+    if scheme != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized("the admin token is missing or wrong")

@@ -1,27 +1,37 @@
 """Domain errors: one base class, rendered per surface in chalicelib/surfaces/render.py."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
 class TaskportError(Exception):
-    """Base of every error a caller may be told about."""
+    """Base of every error a caller may be told about: what, and which field of the request."""
 
     status_code = 500
 
-    def __init__(self, message: str, *, field: str | None = None, location: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 location: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.location = location
-        self.details = details or {}
 
 
 class Invalid(TaskportError):
-    """The request is malformed or a value is wrong (400)."""
+    """The request is malformed or a value is wrong (400).
+
+    `index` is the position of the offending item in a request of several (tasks of a batch);
+    `fields` maps each wrong field to why, when several are reported at once.
+    """
 
     status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, location: str | None = None,
+                 index: int | None = None, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, field=field, location=location)
+        self.index = index
+        self.fields = dict(fields or {})
 
 
 class MalformedBody(Invalid):
@@ -29,13 +39,23 @@ class MalformedBody(Invalid):
 
 
 class InvalidInput(Invalid):
-    """The request parses but its values are wrong for the entity; details maps field -> reason."""
+    """The request parses but its values are wrong for the entity (400); `missing` names the
+    required fields that were not given, `fields` the other wrong ones."""
+
+    def __init__(self, message: str, *, missing: Sequence[str] = (),
+                 fields: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, fields=fields, **kwargs)
+        self.missing = tuple(missing)
 
 
 class Unauthorized(TaskportError):
-    """Missing, wrong or revoked credentials (401)."""
+    """Missing, wrong or revoked credentials (401); `challenge` is the scheme a client should use."""
 
     status_code = 401
+
+    def __init__(self, message: str, *, challenge: str = "Bearer", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.challenge = challenge
 
 
 class Forbidden(TaskportError):
@@ -51,15 +71,24 @@ class NotFound(TaskportError):
 
 
 class Conflict(TaskportError):
-    """The entity exists already in another form (409)."""
+    """The entity exists already in another form (409); `existing` is that entity, when known."""
 
     status_code = 409
+
+    def __init__(self, message: str, *, existing: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.existing = existing
 
 
 class Gone(TaskportError):
-    """The entity existed but is finished or canceled and cannot change (403 or 409 by surface)."""
+    """The entity existed but is finished or canceled and cannot change (403 or 409 by surface);
+    `task` is the task as it is now."""
 
     status_code = 409
+
+    def __init__(self, message: str, *, task: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.task = task
 
 
 class PayloadTooLarge(TaskportError):

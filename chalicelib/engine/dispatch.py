@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Protocol
 
 from chalicelib import aws
 from chalicelib.config import get_settings
@@ -12,12 +14,42 @@ log = logging.getLogger("taskport.engine")
 SQS_BATCH = 10
 
 
+class WorkQueue(Protocol):
+    """Where the engine sends the keys of tasks to run (SQS by default)."""
+
+    def send(self, keys: Sequence[str]) -> list[str]:
+        """Send one message per key; the keys whose message failed."""
+        ...
+
+
+_installed: WorkQueue | None = None
+
+
+def install(queue: WorkQueue | None) -> None:
+    """Send through `queue` from now on (None: back to SQS)."""
+    global _installed
+    _installed = queue
+
+
+@contextmanager
+def using(queue: WorkQueue) -> Iterator[WorkQueue]:
+    """Send through `queue` within a block (tests), then through whatever was in use before."""
+    before = _installed
+    install(queue)
+    try:
+        yield queue
+    finally:
+        install(before)
+
+
 def send(keys: Sequence[str]) -> list[str]:
     """Send one message per key (SendMessageBatch); returns the keys whose message failed.
 
     A failed send loses nothing: the task is written with a lease already, and the janitor
     re-drives it when that lease expires.
     """
+    if _installed is not None:
+        return _installed.send(keys)
     sqs = aws.client("sqs")
     queue = aws.queue_url(get_settings().tasks_queue)
     failed: list[str] = []

@@ -20,7 +20,7 @@ from chalicelib.config import get_settings
 from chalicelib.engine import dispatch
 from chalicelib.engine.tasks import iso
 from chalicelib.engine.worker import give_up
-from chalicelib.models import tasks as store
+from chalicelib.engine.store import task_store
 from chalicelib.models.tasks import QUEUED, Task
 
 log = logging.getLogger("taskport.engine")
@@ -33,8 +33,8 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
     in error, or handed back to people for the types they settle)."""
     settings = get_settings()
     now = time.time() if now is None else now
-    leases = store.expired_leases(now, limit)
-    tasks = store.get_many([lease.key for lease in leases], consistent=True)
+    leases = task_store().expired_leases(now, limit)
+    tasks = task_store().get_many([lease.key for lease in leases], consistent=True)
     redriven: list[str] = []
     failed = 0
     for lease in leases:
@@ -45,7 +45,7 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
             if give_up(task, lease.lease_sk, settings.task_max_attempts, now) is not None:
                 failed += 1
             continue
-        moved = store.redrive(task.key, task.status, lease.lease_sk,
+        moved = task_store().redrive(task.key, task.status, lease.lease_sk,
                               now + _next_lease(task, now, settings.task_lease_seconds), iso(now))
         if moved is not None:
             redriven.append(task.key)

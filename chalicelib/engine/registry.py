@@ -9,8 +9,9 @@ from collections.abc import Callable
 from chalicelib.config import Settings
 from chalicelib.errors import Invalid
 
-class TaskCanceled(Exception):
-    """Raised into running code when its task was canceled (or re-driven) under it."""
+class RunStopped(Exception):
+    """Raised into running code when this run of its task is over: the task was canceled or
+    re-driven under it, or the worker gave up on it (wall time spent)."""
 
 
 Run = Callable[[dict[str, Any], "RunContext"], Any]
@@ -75,15 +76,15 @@ class RunContext:
 
     def _check_running(self) -> None:
         if self.stop.is_set():
-            raise TaskCanceled(f"task {self.key} ran out of wall time; the worker gave up on it")
+            raise RunStopped(f"task {self.key} ran out of wall time; the worker gave up on it")
 
     def progress(self, value: Any) -> None:
-        """Record the task's progress (any JSON value); raises TaskCanceled if it was canceled."""
+        """Record the task's progress (any JSON value); raises RunStopped if it was canceled."""
         self._check_running()
         self.report_progress(value)
 
     def write_file(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        """Store an output file under the task's key; raises TaskCanceled once the worker gave up."""
+        """Store an output file under the task's key; raises RunStopped once the worker gave up."""
         self._check_running()
         self.store_file(name, data, content_type)
         if name not in self.files:

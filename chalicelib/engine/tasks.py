@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator, Sequence
 from chalicelib.config import Settings, get_settings
 from chalicelib.engine import dispatch, hooks, registry
 from chalicelib.errors import Gone, Invalid, NotFound
-from chalicelib.models import tasks as store
+from chalicelib.engine.status import FINISHED, OPEN, STATUSES, TaskStatus
+from chalicelib.engine.store import task_store
+from chalicelib.models.tasks import CANCELED, ERROR, EXECUTING, QUEUED, SUCCESS, NewTask, Task
 from chalicelib.observability import metrics
-from chalicelib.models.tasks import (CANCELED, ERROR, EXECUTING, FINISHED, OPEN, QUEUED, STATUSES,
-                                     SUCCESS, Task)
 
-__all__ = ["TaskSpec", "Task", "create_tasks", "get_task", "get_tasks", "cancel_task",
+__all__ = ["TaskSpec", "Task", "TaskStatus", "create_tasks", "get_task", "get_tasks", "cancel_task",
            "complete_task", "wait_for", "watch", "list_tasks", "output_files", "new_key", "is_engine_key",
            "QUEUED", "EXECUTING", "SUCCESS", "ERROR", "CANCELED", "FINISHED", "OPEN", "STATUSES"]
 
@@ -70,7 +70,7 @@ def expiry(finished_epoch: float) -> float | None:
 
 
 def _prepare(account_id: str, workspace: str, spec: TaskSpec, now: float,
-             settings: Settings) -> store.NewTask:
+             settings: Settings) -> NewTask:
     task_type = registry.resolve(account_id, spec.task_type)
     if task_type.grouped and spec.group is None:
         raise Invalid(f"tasks of type {task_type.name!r} are created only through their own API",
@@ -96,7 +96,7 @@ def _prepare(account_id: str, workspace: str, spec: TaskSpec, now: float,
         raise Invalid("notify must be an object", field="notify")
     if spec.group is not None and (not isinstance(spec.group, str) or not spec.group):
         raise Invalid("a group is a non-empty string", field="group")
-    return store.NewTask(key=key, account_id=account_id, workspace=workspace,
+    return NewTask(key=key, account_id=account_id, workspace=workspace,
                          task_type=task_type.name, params=params, notify=spec.notify,
                          group=spec.group,
                          lease_expires=now + settings.task_lease_seconds if spec.enqueue else None,
@@ -106,8 +106,8 @@ def _prepare(account_id: str, workspace: str, spec: TaskSpec, now: float,
 def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> list[Task]:
     """Validate and create tasks (BatchWriteItem), then enqueue them (SendMessageBatch).
 
-    errors.Invalid carries the field and details["index"] of the offending spec; a chosen key
-    that exists already raises errors.Conflict with details["existing"].
+    errors.Invalid carries the field and the index of the offending spec; a chosen key that
+    exists already raises errors.Conflict whose `existing` is that task.
     """
     settings = get_settings()
     if not specs:
@@ -121,12 +121,13 @@ def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> 
         try:
             prepared.append(_prepare(account_id, workspace, spec, now, settings))
         except Invalid as err:
-            err.details.setdefault("index", index)
+            if err.index is None:
+                err.index = index
             raise
     keys = [task.key for task in prepared]
     if len(set(keys)) != len(keys):
         raise Invalid("two tasks of one request have the same key", field="key")
-    created = store.insert(prepared, iso(now))
+    created = task_store().insert(prepared, iso(now))
     dispatch.send([task.key for task in prepared if task.lease_expires is not None])
     for task_type, count in Counter(task.task_type for task in created).items():
         metrics.task_created(task_type, count)
@@ -151,26 +152,35 @@ def _visible(task: Task | None, key: str, account_id: str | None) -> Task:
     return task
 
 
+def check_capability(key: str, account_id: str | None, field: str = "key") -> None:
+    """A look-up by key without credentials (account_id None) opens only the engine's random keys.
+
+    Chosen keys (workflow tasks) can be guessed, so without credentials they are answered as
+    missing; with credentials the task must be the account's own (get_task checks that).
+    """
+    if account_id is None and not is_engine_key(key):
+        raise NotFound(f"no task {key!r}", field=field)
+
+
 def get_task(key: str, account_id: str | None = None) -> Task:
     """One task (consistent read); NotFound when missing or another account's."""
-    return _visible(store.get(key, consistent=True), key, account_id)
+    return _visible(task_store().get(key, consistent=True), key, account_id)
 
 
 def get_tasks(keys: Sequence[str], account_id: str | None = None) -> list[Task]:
     """Tasks in the order asked (BatchGetItem, consistent); NotFound names the first missing key."""
-    found = store.get_many(keys, consistent=True)
+    found = task_store().get_many(keys, consistent=True)
     return [_visible(found.get(key), key, account_id) for key in keys]
 
 
-def _settle(key: str, account_id: str, status: str, *, result: Any = None,
+def _settle(key: str, account_id: str, status: TaskStatus, *, result: Any = None,
             error: str | None = None) -> Task:
     now = time.time()
-    task = store.settle(key, account_id, status, iso(now), result=result, error=error,
+    task = task_store().settle(key, account_id, status, iso(now), result=result, error=error,
                         expires_at=expiry(now))
     if task is None:
         current = get_task(key, account_id)
-        raise Gone(f"task {key!r} is {current.status} already", field="key",
-                   details={"task": current})
+        raise Gone(f"task {key!r} is {current.status} already", field="key", task=current)
     hooks.finished(task)
     return task
 
@@ -192,7 +202,7 @@ def _poll_intervals() -> Iterator[float]:
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
 
 
-def _cycle(task: Task) -> list[tuple[str, str]]:
+def _cycle(task: Task) -> list[tuple[str, TaskStatus]]:
     """(event time, status) of each step since the task was last queued, from its recorded events."""
     queued = task.events["queued"]
     steps = [(queued, QUEUED)]
@@ -208,7 +218,7 @@ def _cycle(task: Task) -> list[tuple[str, str]]:
     return steps
 
 
-def _as_of(task: Task, status: str) -> Task:
+def _as_of(task: Task, status: TaskStatus) -> Task:
     """The task as it was when it entered `status` (queued or executing) during its last cycle."""
     names = ("queued",) if status == QUEUED else ("queued", "started")
     return task._replace(status=status, progress=None, result=None, error=None, files=[],
@@ -284,14 +294,14 @@ def list_tasks(account_id: str, workspace: str, group: str,
                status: str | Sequence[str] | None = None, limit: int | None = None,
                cursor: str | None = None) -> tuple[list[Task], str | None]:
     """A page of a group's tasks (ordered by status, then key) and the cursor of the next page."""
-    statuses: list[str] | None = None
+    statuses: list[TaskStatus] | None = None
     if status is not None:
-        statuses = [status] if isinstance(status, str) else list(status)
-        unknown = [s for s in statuses if s not in STATUSES]
-        if unknown or not statuses:
+        asked = [status] if isinstance(status, str) else list(status)
+        unknown = [s for s in asked if s not in STATUSES]
+        if unknown or not asked:
             raise Invalid(f"status must be among {', '.join(STATUSES)}", field="status")
-        statuses = sorted(set(statuses))
+        statuses = sorted({TaskStatus(s) for s in asked})
     page = get_settings().list_page_size if limit is None else limit
     if not isinstance(page, int) or page < 1:
         raise Invalid("limit must be a positive integer", field="limit")
-    return store.list_group(account_id, workspace, group, statuses, min(page, MAX_LIST_LIMIT), cursor)
+    return task_store().list_group(account_id, workspace, group, statuses, min(page, MAX_LIST_LIMIT), cursor)

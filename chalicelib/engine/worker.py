@@ -27,8 +27,8 @@ from chalicelib import runs
 from chalicelib.config import get_settings
 from chalicelib.engine import dispatch, hooks, outputs, registry
 from chalicelib.engine.tasks import expiry, iso
-from chalicelib.models import tasks as store
-from chalicelib.models.tasks import ERROR, QUEUED, SUCCESS, Task
+from chalicelib.engine.store import task_store
+from chalicelib.models.tasks import ERROR, QUEUED, SUCCESS, Task, TaskStatus
 from chalicelib.observability import logs, metrics
 
 log = logging.getLogger("taskport.engine")
@@ -79,7 +79,7 @@ def run_task(key: str, *, clock: Callable[[], float] = time.time) -> Task | None
     """Claim, run and finish one task; None when there was nothing to do."""
     settings = get_settings()
     now = clock()
-    task = store.claim(key, iso(now), now, now + settings.task_lease_seconds, settings.task_max_attempts)
+    task = task_store().claim(key, iso(now), now, now + settings.task_lease_seconds, settings.task_max_attempts)
     if task is None:
         _settle_unclaimable(key, now, settings.task_max_attempts)
         return None
@@ -100,13 +100,13 @@ def run_task(key: str, *, clock: Callable[[], float] = time.time) -> Task | None
 
 def _settle_unclaimable(key: str, now: float, max_attempts: int) -> None:
     """A claim failed: end the task in error if its attempts are spent, else it is a no-op."""
-    found = store.get_with_lease(key)
+    found = task_store().get_with_lease(key)
     if found is None:
         return
     task, lease = found
     if task.finished or lease is None or task.attempt < max_attempts:
         return
-    if task.status == QUEUED or lease < store.lease_value(now):
+    if task.status == QUEUED or lease < task_store().lease_value(now):
         give_up(task, lease, max_attempts, now)
 
 
@@ -115,7 +115,7 @@ def give_up(task: Task, lease: str, max_attempts: int, now: float) -> Task | Non
     that people can settle is handed back to them instead."""
     task_type = registry.find(task.account_id, task.task_type)
     to_people = task_type is not None and task_type.people_settle
-    ended = store.give_up(task.key, task.status, lease,
+    ended = task_store().give_up(task.key, task.status, lease,
                           f"the task did not finish in {max_attempts} attempts", iso(now),
                           expires_at=expiry(now), to_people=to_people)
     if ended is not None and ended.finished:
@@ -129,8 +129,8 @@ def _execute(task: Task) -> Task | None:
     task_type = registry.find(task.account_id, task.task_type)
 
     def report_progress(value: Any) -> None:
-        if not store.set_progress(task.key, task.attempt, value, iso(time.time())):
-            raise registry.TaskCanceled(f"task {task.key} is no longer running this attempt")
+        if not task_store().set_progress(task.key, task.attempt, value, iso(time.time())):
+            raise registry.RunStopped(f"task {task.key} is no longer running this attempt")
 
     def store_file(name: str, data: bytes, content_type: str) -> None:
         outputs.store(task.key, name, data, content_type)
@@ -170,7 +170,7 @@ def _execute(task: Task) -> Task | None:
         recording.error = {"type": "WallTimeExceeded", "message": message, "traceback": ""}
         recording.finish(runs.TIMEOUT)
         if task_type is not None and task_type.people_settle:
-            return store.hand_back(task.key, task.attempt, message, iso(time.time()))
+            return task_store().hand_back(task.key, task.attempt, message, iso(time.time()))
         return _finish(task, ERROR, error=message, files=list(context.files))
     failure = outcome.get("error")
     if failure is not None:
@@ -178,18 +178,18 @@ def _execute(task: Task) -> Task | None:
     recording.finish(runs.OK if failure is None else None)
     if failure is None:
         return _finish(task, SUCCESS, result=outcome["result"], files=context.files)
-    if isinstance(failure, registry.TaskCanceled):
+    if isinstance(failure, registry.RunStopped):
         log.info("task %s was canceled while it ran; its result is dropped", task.key)
         return None
     if task_type is not None and task_type.people_settle:
         log.info("task %s is handed back to people: %s", task.key, failure,
                  extra={"run": recording.run_id})
-        return store.hand_back(task.key, task.attempt, _describe(failure), iso(time.time()))
+        return task_store().hand_back(task.key, task.attempt, _describe(failure), iso(time.time()))
     log.info("task %s failed: %s", task.key, _describe(failure), extra={"run": recording.run_id})
     return _finish(task, ERROR, error=_describe(failure), files=context.files)
 
 
-def _finish(task: Task, status: str, *, result: Any = None, error: str | None = None,
+def _finish(task: Task, status: TaskStatus, *, result: Any = None, error: str | None = None,
             files: list[str]) -> Task | None:
     now = time.time()
     if status == SUCCESS:
@@ -203,7 +203,7 @@ def _finish(task: Task, status: str, *, result: Any = None, error: str | None = 
             status, result = ERROR, None
             error = (f"the task's result is {size} bytes, over the {max(room, 0)} bytes left beside "
                      f"its parameters ({stored} bytes) in the 400 KB record that holds a task")
-    return store.finish(task.key, task.attempt, status, iso(now), result=result, error=error,
+    return task_store().finish(task.key, task.attempt, status, iso(now), result=result, error=error,
                         files=files, expires_at=expiry(now))
 
 

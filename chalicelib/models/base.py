@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.constants import NONE
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid
@@ -73,6 +73,33 @@ def reset() -> None:
     _connection.cache_clear()
 
 
+def condition_failed(exc: PynamoDBException) -> bool:
+    """Whether a write was refused only because its condition did not hold."""
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def save_if(record: Any, condition: Any) -> bool:
+    """A conditional PutItem of `record`; whether the condition held."""
+    try:
+        record.save(condition=condition)
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def update_if(record: Any, actions: list[Any], condition: Any) -> bool:
+    """A conditional UpdateItem (`record` takes the new item's values); whether the condition held."""
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
 def update_quietly(model: Any, hash_key: str, range_key: str, actions: list[Any],
                    condition: Any) -> bool:
     """A conditional UpdateItem that asks for nothing back (Model.update always returns the whole
@@ -81,7 +108,7 @@ def update_quietly(model: Any, hash_key: str, range_key: str, actions: list[Any]
         model._get_connection().update_item(hash_key, range_key=range_key, actions=actions,
                                             condition=condition, return_values=NONE)
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True

@@ -27,22 +27,20 @@ from collections.abc import Iterable, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
-from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.engine.status import FINISHED, OPEN, STATUSES, TaskStatus  # noqa: F401  (STATUSES: re-exported)
 from chalicelib.errors import Conflict, Invalid
-from chalicelib.models.base import table_meta, update_quietly
+from chalicelib.models.base import save_if, table_meta, update_if, update_quietly
 
-QUEUED = "queued"
-EXECUTING = "executing"
-SUCCESS = "success"
-ERROR = "error"
-CANCELED = "canceled"
-STATUSES = (QUEUED, EXECUTING, SUCCESS, ERROR, CANCELED)
-FINISHED = (SUCCESS, ERROR, CANCELED)
-OPEN = (QUEUED, EXECUTING)
+# The names the engine has always exported; each is a TaskStatus.
+QUEUED = TaskStatus.QUEUED
+EXECUTING = TaskStatus.EXECUTING
+SUCCESS = TaskStatus.SUCCESS
+ERROR = TaskStatus.ERROR
+CANCELED = TaskStatus.CANCELED
 LEASE_SHARDS = 8
 SORT_SEPARATOR = "#"
 
@@ -123,7 +121,7 @@ class Task(NamedTuple):
     workspace: str
     task_type: str
     params: dict[str, Any]
-    status: str
+    status: TaskStatus
     progress: Any
     result: Any
     error: str | None
@@ -151,7 +149,7 @@ class NewTask(NamedTuple):
     params: dict[str, Any]
     notify: dict[str, Any] | None
     group: str | None
-    lease_expires: int | None
+    lease_expires: float | None
     client_key: bool
 
 
@@ -181,7 +179,7 @@ def group_pk(account_id: str, workspace: str, group: str) -> str:
     return f"{account_id}#{workspace}#{group}"
 
 
-def _group_sk(status: str, key: str) -> str:
+def _group_sk(status: TaskStatus, key: str) -> str:
     return f"{status}{SORT_SEPARATOR}{key}"
 
 
@@ -195,7 +193,8 @@ def to_task(record: TaskRecord) -> Task:
     if record.completed_at:
         events["completed"] = record.completed_at
     return Task(key=record.key, account_id=record.account_id, workspace=record.workspace,
-                task_type=record.task_type, params=record.params or {}, status=record.status,
+                task_type=record.task_type, params=record.params or {},
+                status=TaskStatus(record.status),
                 progress=record.progress, result=record.result, error=record.error,
                 events=events, files=list(record.files or []), notify=record.notify,
                 group=record.group, attempt=int(record.attempt or 0),
@@ -220,20 +219,15 @@ def _new_record(task: NewTask, now: str) -> TaskRecord:
 def insert(tasks: Sequence[NewTask], now: str) -> list[Task]:
     """Write new tasks: random keys in BatchWriteItem (25 a call), client keys one conditional put each.
 
-    A client key that exists already raises Conflict with details {"existing": Task}.
+    A client key that exists already raises Conflict whose `existing` is that Task.
     """
     records = [_new_record(task, now) for task in tasks]
     chosen = [r for r, t in zip(records, tasks, strict=False) if t.client_key]
     random = [r for r, t in zip(records, tasks, strict=False) if not t.client_key]
     for record in chosen:
-        try:
-            record.save(condition=TaskRecord.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            existing = get(record.key, consistent=True)
+        if not save_if(record, TaskRecord.pk.does_not_exist()):
             raise Conflict(f"a task with key {record.key!r} exists already", field="key",
-                           details={"existing": existing}) from exc
+                           existing=get(record.key, consistent=True))
     if len(random) == 1:
         random[0].save()
     elif random:
@@ -273,7 +267,7 @@ def get_many(keys: Iterable[str], *, consistent: bool = False) -> dict[str, Task
     return {record.key: to_task(record) for record in records}
 
 
-def _update(key: str, actions: list[Any], condition: Condition, status: str | None = None) -> Task | None:
+def _update(key: str, actions: list[Any], condition: Condition, status: TaskStatus | None = None) -> Task | None:
     """One conditional UpdateItem (moving the task to `status`, if given); the new task, or None
     when the condition did not hold.
 
@@ -284,21 +278,15 @@ def _update(key: str, actions: list[Any], condition: Condition, status: str | No
     record = TaskRecord(_pk(key), "TASK")
     if status is not None:
         actions = [*actions, TaskRecord.status.set(status)]
-    try:
-        record.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    return to_task(record)
+    return to_task(record) if update_if(record, actions, condition) else None
 
 
-def _status_actions(status: str, key: str, now: str) -> list[Any]:
+def _status_actions(status: TaskStatus, key: str, now: str) -> list[Any]:
     """What goes with a move to `status` (the caller passes `status` to _update)."""
     return [TaskRecord.group_sk.set(_group_sk(status, key)), TaskRecord.updated_at.set(now)]
 
 
-def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -> list[Any]:
+def _finish_actions(status: TaskStatus, key: str, now: str, expires_at: float | None) -> list[Any]:
     actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
                TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
     if expires_at is not None:
@@ -326,7 +314,7 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
     return _update(key, actions, condition, EXECUTING)
 
 
-def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
+def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
            error: str | None = None, files: list[str] | None = None,
            expires_at: float | None = None) -> Task | None:
     """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL."""
@@ -360,7 +348,7 @@ def set_progress(key: str, attempt: int, value: Any, now: str) -> bool:
     return update_quietly(TaskRecord, _pk(key), "TASK", actions, condition)
 
 
-def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,
+def settle(key: str, account_id: str, status: TaskStatus, now: str, *, result: Any = None,
            error: str | None = None, expires_at: float | None = None) -> Task | None:
     """queued | executing -> `status` for the owning account (cancel, manual completion)."""
     actions = _finish_actions(status, key, now, expires_at)
@@ -372,7 +360,7 @@ def settle(key: str, account_id: str, status: str, now: str, *, result: Any = No
     return _update(key, actions, condition, status)
 
 
-def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, now: str, *,
+def give_up(key: str, seen_status: TaskStatus, seen_lease: str | None, message: str, now: str, *,
             expires_at: float | None = None, to_people: bool = False) -> Task | None:
     """An open task whose attempts are spent -> error, if nothing moved it since it was read.
 
@@ -387,7 +375,7 @@ def give_up(key: str, seen_status: str, seen_lease: str | None, message: str, no
     return _update(key, actions, condition, QUEUED if to_people else ERROR)
 
 
-def redrive(key: str, seen_status: str, seen_lease: str, lease_expires: float, now: str) -> Task | None:
+def redrive(key: str, seen_status: TaskStatus, seen_lease: str, lease_expires: float, now: str) -> Task | None:
     """An open task whose lease expired -> queued with a fresh lease (the caller sends a message).
 
     An executing task goes back to queued (its queued event is the re-drive's time); a queued
@@ -420,16 +408,14 @@ def _encode_cursor(status_index: int, last_key: dict[str, Any] | None) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode_start(cursor: str, index_keys: tuple[str, str], most_index: int
-                  ) -> tuple[int, dict[str, Any] | None]:
-    """The (status index, start key) of a cursor; Invalid unless it has the exact shape of one a
-    listing over the index with `index_keys` gave, so that nothing a client crafts reaches the
-    query (a malformed start key is DynamoDB's 500)."""
+def _decoded(cursor: str, indexes: int, index_keys: tuple[str, str]
+             ) -> tuple[int, dict[str, Any] | None]:
+    """A cursor's status index and start key, checked to be a task key of that index's shape."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
         index, last_key = decoded["s"], decoded["k"]
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < most_index:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < indexes:
             raise ValueError("the status index is out of range")
         if last_key is not None and (
                 not isinstance(last_key, dict)
@@ -446,8 +432,9 @@ def _decode_start(cursor: str, index_keys: tuple[str, str], most_index: int
 
 def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
                    ) -> tuple[int, dict[str, Any] | None]:
-    """Where a group listing's cursor continues; Invalid for any other listing's or a made-up one."""
-    index, last_key = _decode_start(cursor, ("group_pk", "group_sk"), len(prefixes))
+    """Where a cursor continues; Invalid unless it has the exact shape of one this listing gave,
+    so that nothing a client crafts reaches the query (a malformed start key is DynamoDB's 500)."""
+    index, last_key = _decoded(cursor, len(prefixes), ("group_pk", "group_sk"))
     prefix = prefixes[index]
     if last_key is not None and (last_key["group_pk"]["S"] != hash_key or (
             prefix is not None and not last_key["group_sk"]["S"].startswith(prefix))):
@@ -455,7 +442,7 @@ def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
     return index, last_key
 
 
-def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[str] | None,
+def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[TaskStatus] | None,
                limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
     """A page of a group's tasks, optionally of some statuses only (one query per status)."""
     hash_key = group_pk(account_id, workspace, group)
@@ -483,7 +470,7 @@ def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str
     if task_type is not None:
         by_type = TaskRecord.task_type == task_type
         condition = by_type if condition is None else condition & by_type
-    _, last_key = _decode_start(cursor, ("account_id", "created_at"), 1) if cursor else (0, None)
+    _, last_key = _decoded(cursor, 1, ("account_id", "created_at")) if cursor else (0, None)
     if last_key is not None and last_key["account_id"]["S"] != account_id:
         raise Invalid("the cursor belongs to another listing", field="cursor")
     results = TaskRecord.by_account.query(account_id, filter_condition=condition,

@@ -10,8 +10,9 @@ from chalicelib.engine import tasks as engine
 from chalicelib.errors import Conflict, Forbidden, Invalid, NotFound
 from chalicelib.models.packages import Method, PackageInstance
 from chalicelib.models.tasks import Task
+from chalicelib.accounts import workspaces
 from chalicelib.models.packages import BUNDLE_RUNTIME
-from chalicelib.packages import bundles, catalog, runtime_script, workspaces
+from chalicelib.packages import bundles, catalog, runtime_script
 from chalicelib.packages.builds import TASK_TYPE as BUILD_TASK_TYPE
 
 TASK_TYPE = "package.method"

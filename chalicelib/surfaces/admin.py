@@ -1,12 +1,9 @@
 """Admin API (/admin/v1/...) and /health: accounts and credentials, behind the admin token."""
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from chalicelib import accounts
-from chalicelib.config import get_settings
-from chalicelib.errors import Unauthorized
+from chalicelib import accounts, auth
 from chalicelib.models.accounts import Account
 from chalicelib.surfaces.http import Surface, json_object, json_response
 from chalicelib.surfaces.render import taskport_error
@@ -16,11 +13,7 @@ blueprint = surface.blueprint
 
 
 def _require_admin() -> None:
-    header = surface.request.headers.get("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    expected = get_settings().require_admin_token
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise Unauthorized("the admin token is missing or wrong")
+    auth.require_admin(surface.request.headers)
 
 
 def _account_view(account: Account) -> dict[str, Any]:

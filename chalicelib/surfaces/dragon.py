@@ -13,7 +13,7 @@ from chalicelib.config import get_settings
 from chalicelib.engine import outputs
 from chalicelib.engine import tasks as engine
 from chalicelib.engine.tasks import Task, TaskSpec
-from chalicelib.errors import Invalid, NotFound
+from chalicelib.errors import Invalid
 from chalicelib.surfaces.http import Surface, json_object, json_response, query, query_list
 from chalicelib.surfaces.render import dragon_error
 
@@ -76,7 +76,7 @@ def _create(principal: auth.Principal, definitions: list[Any], *, location: str,
     try:
         return engine.create_tasks(principal.account_id, principal.workspace, specs)
     except Invalid as err:
-        index = err.details.get("index") if listed else None
+        index = err.index if listed else None
         name = "tasks" if err.field == "tasks" else _field_name(prefix, index, err.field)
         raise Invalid(err.message, field=name, location=location) from err
 
@@ -127,15 +127,8 @@ def _keys(account_id: str | None) -> list[str]:
         raise Invalid(f"at most {limit} tasks in one request, got {len(keys)}", field="tasks",
                       location="querystring")
     for key in keys:
-        _check_capability(key, account_id)
+        engine.check_capability(key, account_id, "tasks")
     return keys
-
-
-def _check_capability(key: str, account_id: str | None) -> None:
-    # Without credentials only the engine's random keys open a task; chosen keys (workflows)
-    # can be guessed, so they are answered as missing.
-    if account_id is None and not engine.is_engine_key(key):
-        raise NotFound(f"no task {key!r}", field="tasks")
 
 
 def _ndjson(keys: list[str], account_id: str | None, initial: list[Task] | None = None) -> Response:
@@ -151,30 +144,11 @@ def _statuses(tasks: list[Task]) -> Response:
     return json_response([status_view(task) for task in tasks])
 
 
-def _choices(names: list[str] | tuple[str, ...]) -> str:
-    return ", ".join(f"'{name}'" for name in names)
-
-
-def _check_filename(files: list[str] | tuple[str, ...] | None, filename: str | None) -> str | None:
-    """The file `filename` selects among `files`, or NotFound in the seed's words."""
-    if files is None:
-        return None
-    if not files:
-        raise NotFound("this task has no output file")
-    if len(files) == 1:
-        return files[0]
-    if filename is None:
-        raise NotFound(f"a filename is required, choose one of: {_choices(files)}")
-    if filename not in files:
-        raise NotFound(f"'{filename}' is not a valid filename, choose one of: {_choices(files)}")
-    return filename
-
-
 def _check_declared_file(principal: auth.Principal, definition: Any, filename: str | None) -> None:
     """Refuse a filename the task type cannot output before the task is created."""
     name = definition.get("task_name") if isinstance(definition, dict) else None
     if isinstance(name, str) and name:
-        _check_filename(engine.output_files(principal.account_id, name), filename)
+        outputs.choose(engine.output_files(principal.account_id, name), filename)
 
 
 def _file_answer(task: Task, filename: str | None, account_id: str | None, retry_path: str) -> Response:
@@ -183,7 +157,7 @@ def _file_answer(task: Task, filename: str | None, account_id: str | None, retry
     When the wait ends first, redirect to /v1/file for the same task, so that a browser (an
     <img> tag) keeps waiting instead of showing an error.
     """
-    _check_filename(engine.output_files(task.account_id, task.task_type), filename)
+    outputs.choose(engine.output_files(task.account_id, task.task_type), filename)
     task = engine.wait_for([task.key], get_settings().block_wait_seconds, account_id,
                            initial=[task])[0]
     if not task.finished:
@@ -192,7 +166,7 @@ def _file_answer(task: Task, filename: str | None, account_id: str | None, retry
                         headers={"Location": location, "Content-Type": "application/json"})
     if task.status != engine.SUCCESS:
         return json_response(status_view(task), 400)
-    name = _check_filename(task.files, filename)
+    name = outputs.choose(task.files, filename)
     return Response(body="", status_code=302, headers={"Location": outputs.url(task.key, name)})
 
 
@@ -282,7 +256,7 @@ def _file(filename: str | None, depth: int) -> Response:
     key = query(surface.request).get("task")
     if not key:
         raise Invalid("task is missing", field="task", location="querystring")
-    _check_capability(key, account_id)
+    engine.check_capability(key, account_id, "tasks")
     task = engine.get_task(key, account_id)
     return _file_answer(task, filename, account_id, _retry_path(filename, depth))
 

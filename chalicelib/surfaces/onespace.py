@@ -8,6 +8,7 @@ from chalice import Response
 
 from chalicelib import auth, workflows
 from chalicelib.auth import Principal
+from chalicelib.engine.status import TaskStatus
 from chalicelib.errors import Invalid
 from chalicelib.models.webhooks import Delivery
 from chalicelib.models.workflows import Workflow
@@ -18,10 +19,10 @@ from chalicelib.surfaces.render import ONESPACE_API_VERSION, onespace_error
 surface = Surface("onespace", onespace_error)
 blueprint = surface.blueprint
 
-STATUS_CODES = {"queued": "open", "executing": "open", "error": "open",
-                "success": "completed", "canceled": "canceled"}
-LIST_FILTERS = {"open": ("queued", "executing", "error"), "completed": ("success",),
-                "canceled": ("canceled",), "all": None}
+STATUS_CODES = {TaskStatus.QUEUED: "open", TaskStatus.EXECUTING: "open", TaskStatus.ERROR: "open",
+                TaskStatus.SUCCESS: "completed", TaskStatus.CANCELED: "canceled"}
+LIST_FILTERS = {"open": (TaskStatus.QUEUED, TaskStatus.EXECUTING, TaskStatus.ERROR),
+                "completed": (TaskStatus.SUCCESS,), "canceled": (TaskStatus.CANCELED,), "all": None}
 
 
 def _principal() -> Principal:
@@ -29,7 +30,7 @@ def _principal() -> Principal:
     principal = auth.basic(surface.request.headers)
     problem = _version_problem(surface.request.headers.get("cs-api-version"))
     if problem:
-        raise Invalid("invalid CS-API-Version", details={"data": {"CS-API-Version": problem}})
+        raise Invalid("invalid CS-API-Version", fields={"CS-API-Version": problem})
     return principal
 
 
@@ -51,7 +52,7 @@ def _task_id(task_id: str) -> str:
     try:
         return workflows.normalize_task_id(task_id)
     except Invalid as exc:
-        raise Invalid(exc.message, details={"data": {"id": exc.message}}) from exc
+        raise Invalid(exc.message, fields={"id": exc.message}) from exc
 
 
 def _answer(body: Any, status_code: int = 200) -> Response:
@@ -86,7 +87,7 @@ def _status(task: Any) -> dict[str, Any]:
 def _task_view(task: Any, with_output: bool = True) -> dict[str, Any]:
     view = {"id": task.params["task_id"], "status": _status(task), "input": task.params["input"]}
     if with_output:
-        view["output"] = task.result if task.status == "success" else None
+        view["output"] = task.result if task.status == TaskStatus.SUCCESS else None
     if "script" in task.params:  # an automated workflow's task: how its script's run went
         view["last_attempt"] = history.last_attempt(task)
     return view
@@ -135,13 +136,13 @@ def list_tasks(handle: str) -> Response:
     params = query(surface.request)
     wanted = params.get("status", "all")
     if wanted not in LIST_FILTERS:
-        raise Invalid("unknown status filter", details={"data": {
-            "status": f"Must be one of {', '.join(LIST_FILTERS)}."}})
+        raise Invalid("unknown status filter", fields={
+            "status": f"Must be one of {', '.join(LIST_FILTERS)}."})
     try:
         limit = int(params["limit"]) if "limit" in params else None
     except ValueError as exc:
-        raise Invalid("limit must be a number", details={"data": {
-            "limit": "Must be a whole number."}}) from exc
+        raise Invalid("limit must be a number", fields={
+            "limit": "Must be a whole number."}) from exc
     tasks, cursor = workflows.list_tasks(principal.account_id, principal.workspace, handle,
                                          LIST_FILTERS[wanted], limit, params.get("cursor"))
     return _answer({"tasks": [_task_view(t) for t in tasks], "cursor": cursor})

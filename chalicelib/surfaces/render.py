@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from chalice import Response
 
-from chalicelib.errors import (Conflict, Forbidden, InvalidInput, MalformedBody, MethodNotAllowed,
-                               NotFound, PayloadTooLarge, TaskportError, Unauthorized,
-                               UnsupportedMediaType)
+from chalicelib.errors import (Conflict, Forbidden, Invalid, InvalidInput, MalformedBody,
+                               MethodNotAllowed, NotFound, PayloadTooLarge, TaskportError,
+                               Unauthorized, UnsupportedMediaType)
 from chalicelib.packages.errors import MethodFailed
 from chalicelib.surfaces.http import json_response
 from chalicelib.workflows import NotCancelable, TaskCanceled
@@ -13,14 +13,14 @@ from chalicelib.workflows import NotCancelable, TaskCanceled
 
 def _headers(err: TaskportError) -> dict[str, str]:
     if isinstance(err, Unauthorized):
-        return {"WWW-Authenticate": err.details.get("challenge", "Bearer")}
+        return {"WWW-Authenticate": err.challenge}
     return {}
 
 
 def dragon_error(err: TaskportError) -> Response:
     """Task API: 400 lists `errors` ({name, location, description}); others carry `message`."""
     if err.status_code == 400:
-        errors = err.details.get("errors") or [{
+        errors = [{
             "name": err.field or "body",
             "location": err.location or "body",
             "description": err.message,
@@ -47,6 +47,17 @@ ONESPACE_CODES: list[tuple[type[TaskportError], str, str]] = [
     (UnsupportedMediaType, "41500", "Unsupported media type."),
 ]
 ONESPACE_NULL_DATA = ("65464", "61286", "56947", "66868", "50688")
+ONESPACE_MISSING_FIELD = "Required field not found."
+
+
+def _onespace_data(err: TaskportError) -> dict[str, str] | None:
+    """The seed's `data`: name -> message of each field in error, or None."""
+    if not isinstance(err, Invalid):
+        return None
+    missing = err.missing if isinstance(err, InvalidInput) else ()
+    data = {name: ONESPACE_MISSING_FIELD for name in missing}
+    data.update(err.fields)
+    return data or None
 
 
 def onespace_error(err: TaskportError) -> Response:
@@ -57,7 +68,7 @@ def onespace_error(err: TaskportError) -> Response:
     else:
         code, message = ("54421", "Invalid request information.") if err.status_code == 400 \
             else ("50000", "Internal server error.")
-    data = err.details.get("data")
+    data = _onespace_data(err)
     if data is None and code not in ONESPACE_NULL_DATA and err.status_code < 500:
         data = {err.field or "request": err.message}
     headers = {"CS-API-Version": ONESPACE_API_VERSION}

@@ -9,10 +9,12 @@ from chalice import Response
 from chalicelib import auth
 from chalicelib.auth import Principal
 from chalicelib.errors import Invalid, MalformedBody
+from chalicelib.engine.status import TaskStatus
 from chalicelib.models.accounts import Workspace
 from chalicelib.models.packages import Package, PackageInstance, PackageVersion
 from chalicelib.models.tasks import Task
-from chalicelib.packages import builds, catalog, invocation, workspaces
+from chalicelib.accounts import workspaces
+from chalicelib.packages import builds, catalog, invocation
 from chalicelib.packages.pages import PageRequest, page_request
 from chalicelib.surfaces import multipart
 from chalicelib.surfaces.http import (Surface, json_body, json_object, json_response, query,
@@ -30,8 +32,9 @@ BACKGROUND_HEADER = "x-task-background"
 # The official client asks for deferred and chained work with these; the engine has neither.
 UNSUPPORTED_TASK_HEADERS = {"x-task-delay-ms": "a delay", "x-task-run-after": "a start time",
                             "x-task-dependency": "dependencies on other tasks"}
-TASK_STATES = {"queued": "waiting", "executing": "running", "success": "succeeded",
-               "error": "failed", "canceled": "failed"}
+TASK_STATES = {TaskStatus.QUEUED: "waiting", TaskStatus.EXECUTING: "running",
+               TaskStatus.SUCCESS: "succeeded", TaskStatus.ERROR: "failed",
+               TaskStatus.CANCELED: "failed"}
 
 
 def _principal() -> Principal:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib import aws, egress
 from chalicelib.config import get_settings
+from chalicelib.engine.status import TaskStatus
 from chalicelib.errors import NotFound
 from chalicelib.models import webhooks as store
 from chalicelib.models import workflows as workflow_store
@@ -31,7 +32,7 @@ from chalicelib.webhooks import ladder, signing
 
 log = logging.getLogger("taskport.webhooks")
 
-EVENTS = {"success": "completed", "canceled": "canceled"}
+EVENTS = {TaskStatus.SUCCESS: "completed", TaskStatus.CANCELED: "canceled"}
 RESPONSE_MAX_BYTES = 1024 * 1024
 RETRY_AFTER_STATUSES = (429, 503)
 EARLY_TOLERANCE = 1.0
@@ -103,7 +104,7 @@ def list_deliveries(task_key: str) -> list[Delivery]:
 
 def event_body(task: Any, task_id: str) -> str:
     """The webhook body of the seed: `{"id", "input", "output"}` (output null when canceled)."""
-    output = task.result if task.status == "success" else None
+    output = task.result if task.status == TaskStatus.SUCCESS else None
     return json.dumps({"id": task_id, "input": (task.params or {}).get("input") or {},
                        "output": output}, separators=(",", ":"))
 

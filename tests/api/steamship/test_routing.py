@@ -47,7 +47,7 @@ def test_route_tree_is_valid_for_api_gateway():
 
 
 def test_reserved_workspace_handles_cover_every_first_segment():
-    from chalicelib.packages.workspaces import RESERVED_HANDLES
+    from chalicelib.accounts.workspaces import RESERVED_HANDLES
 
     first = {route.split("/")[1] for route in _routes() if route != CATCH_ALL}
     assert first <= set(RESERVED_HANDLES)

@@ -1,6 +1,8 @@
-"""Engine fixtures: a moto world, test task types, hook recording."""
+"""Engine fixtures: the engine on the in-memory store (or on moto when a test asks for `world`),
+test task types, hook recording."""
 from __future__ import annotations
 
+import json
 from typing import Any
 from collections.abc import Iterator
 
@@ -8,10 +10,46 @@ import pytest
 
 
 @pytest.fixture
-def engine(world: dict[str, str]) -> Any:
-    from chalicelib.engine import tasks
+def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """chalicelib.engine.tasks: on DynamoDB and SQS (moto) for tests that take `world`, else on
+    the in-memory store and queue, where any AWS call fails the test."""
+    from chalicelib.engine import dispatch, store, tasks
+    from chalicelib.engine.memory import MemoryTaskStore, MemoryWorkQueue
 
-    return tasks
+    if "world" in request.fixturenames:
+        yield tasks
+        return
+    from botocore.client import BaseClient
+
+    def no_aws(self: Any, operation_name: str, api_params: Any) -> Any:
+        raise AssertionError(f"{operation_name}: this test runs without AWS; give it `world`")
+
+    from chalicelib import runs
+
+    recorded: list[Any] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseClient, "_make_api_call", no_aws)
+        # Run records have no injectable store yet (chalicelib/runs): keep them in a list.
+        patch.setattr(runs.store, "put", lambda run, **kwargs: recorded.append(run))
+        with store.using(MemoryTaskStore()), dispatch.using(MemoryWorkQueue()):
+            yield tasks
+
+
+def run_queued() -> int:
+    """Feed every key on the in-memory queue to the worker, as Lambda would; count them."""
+    from chalicelib.engine import dispatch, worker
+
+    queue = dispatch._installed
+    assert queue is not None, "the test runs on moto: drain the SQS queue instead"
+    handled = 0
+    for _ in range(100):
+        keys = queue.take()  # type: ignore[attr-defined]
+        if not keys:
+            return handled
+        worker.handle_batch([{"messageId": str(i), "body": json.dumps({"key": key})}
+                             for i, key in enumerate(keys)])
+        handled += len(keys)
+    raise AssertionError("the queue never emptied")
 
 
 @pytest.fixture

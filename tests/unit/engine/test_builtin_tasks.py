@@ -22,7 +22,7 @@ def test_image_info_describes_the_image(engine, images):
                            "bytes": len(image_bytes())}
 
 
-def test_image_thumb_writes_one_jpeg_of_the_asked_size(engine, images):
+def test_image_thumb_writes_one_jpeg_of_the_asked_size(engine, images, world):  # S3 keeps files
     images.routes["/grey.gif"] = (200, "image/gif", image_bytes((400, 100), "GIF", "L"))
     task = _run(engine, "image.thumb", {"url": images.url("/grey.gif"), "size": 40})
     assert task.status == "success", task.error
@@ -30,7 +30,7 @@ def test_image_thumb_writes_one_jpeg_of_the_asked_size(engine, images):
     assert (task.result["width"], task.result["height"], task.result["format"]) == (40, 10, "JPEG")
 
 
-def test_image_thumbs_writes_small_and_large(engine, images):
+def test_image_thumbs_writes_small_and_large(engine, images, world):
     images.routes["/alpha.png"] = (200, "image/png", image_bytes((1000, 500), "PNG", "RGBA"))
     task = _run(engine, "image.thumbs", {"url": images.url("/alpha.png")})
     assert task.status == "success", task.error

@@ -49,7 +49,7 @@ def test_task_over_its_wall_time_ends_in_error_and_its_late_work_is_dropped(
         for attempt in (lambda: ctx.progress(99), lambda: ctx.write_file("late", b"x")):
             try:
                 attempt()
-            except registry.TaskCanceled:
+            except registry.RunStopped:
                 late.append("refused")
         return "too late"
 
@@ -132,7 +132,7 @@ def _ttl_of(world_table, key):
     return int(item["expires_at"]["N"]) if "expires_at" in item else None
 
 
-def test_finished_tasks_carry_a_ttl_of_the_retention_after_completion(engine, task_types, monkeypatch):
+def test_finished_tasks_carry_a_ttl_of_the_retention_after_completion(engine, task_types, monkeypatch, world):
     from chalicelib.engine import worker
 
     settings = _settings(monkeypatch, TASKPORT_TASK_RETENTION_DAYS="7")
@@ -153,7 +153,7 @@ def test_finished_tasks_carry_a_ttl_of_the_retention_after_completion(engine, ta
     assert engine.get_task(queued.key).expires_at is None
 
 
-def test_tasks_given_up_by_the_janitor_carry_a_ttl(engine, monkeypatch):
+def test_tasks_given_up_by_the_janitor_carry_a_ttl(engine, monkeypatch, world):
     from chalicelib.engine import janitor
     from chalicelib.engine.tasks import iso
     from chalicelib.models import tasks as store
@@ -166,7 +166,7 @@ def test_tasks_given_up_by_the_janitor_carry_a_ttl(engine, monkeypatch):
     assert _ttl_of(settings.tasks_table, task.key) == int(now + 61) + 30 * DAY
 
 
-def test_retention_of_zero_keeps_finished_tasks(engine, monkeypatch):
+def test_retention_of_zero_keeps_finished_tasks(engine, monkeypatch, world):
     from chalicelib.engine import worker
 
     settings = _settings(monkeypatch, TASKPORT_TASK_RETENTION_DAYS="0")

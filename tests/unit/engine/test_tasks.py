@@ -20,11 +20,11 @@ def test_new_keys_are_26_characters_of_base32():
     assert all(re.fullmatch(r"[A-Z2-7]{26}", key) and is_engine_key(key) for key in keys)
 
 
-def test_create_reports_the_index_and_field_of_bad_specs(engine):
+def test_create_reports_the_index_and_field_of_bad_specs(engine, world):  # types of accounts: DynamoDB
     specs = [engine.TaskSpec("hello", {"name": "a"}), engine.TaskSpec("hello", {"name": 1})]
     with pytest.raises(Invalid) as raised:
         engine.create_tasks("acct", "default", specs)
-    assert (raised.value.field, raised.value.details["index"]) == ("name", 1)
+    assert (raised.value.field, raised.value.index) == ("name", 1)
     with pytest.raises(Invalid) as unknown:
         engine.create_tasks("acct", "default", [engine.TaskSpec("nope", {})])
     assert unknown.value.field == "task_type"
@@ -49,7 +49,7 @@ def test_chosen_key_created_twice_concurrently_makes_one_task(engine):
         for thread in threads:
             thread.join()
     assert len(results) == 1 and len(errors) == 1
-    existing = errors[0].details["existing"]
+    existing = errors[0].existing
     assert existing.key == "wf:acct:flow:42"
     assert existing.params == results[0].params
 
@@ -69,7 +69,7 @@ def test_manual_task_stays_queued_until_completed(engine, world, finished_tasks)
     assert finished_tasks == [done]
     with pytest.raises(Gone) as again:
         engine.complete_task(task.key, "acct", {})
-    assert again.value.details["task"].status == "success"
+    assert again.value.task.status == "success"
 
 
 def test_cancel_and_complete_respect_accounts(engine):
@@ -142,7 +142,7 @@ def test_wait_for_polls_at_growing_intervals_until_the_deadline(engine):
     assert sum(sleeps) == pytest.approx(10)
 
 
-def test_create_batches_writes_and_messages(engine):
+def test_create_batches_writes_and_messages(engine, world):
     from chalicelib import aws
     from chalicelib.config import get_settings
     from tests.unit.engine.calls import count_calls
@@ -180,7 +180,7 @@ def test_watch_replays_a_status_passed_between_two_polls(engine):
     assert (done.result, done.events) == ("Hello a", final.events)
 
 
-def test_watch_replays_a_redrive_as_queued_then_executing(engine, monkeypatch):
+def test_watch_replays_a_redrive_as_queued_then_executing(engine, monkeypatch, world):
     from chalicelib.engine import janitor, worker
     from chalicelib.engine.tasks import iso
     from chalicelib.models import tasks as store
@@ -222,7 +222,7 @@ def test_watch_of_a_task_canceled_while_queued_has_no_executing_line(engine):
     assert [[t.status for t in batch] for batch in batches] == [["queued"], ["canceled"]]
 
 
-def test_every_transition_writes_the_status_last(engine, task_types):
+def test_every_transition_writes_the_status_last(engine, task_types, world):
     """moto applies an update's actions one by one: a concurrent read (the local stack, threaded
     tests) must never see a new status without the events, result or files that go with it."""
     from botocore.client import BaseClient
@@ -283,7 +283,7 @@ def test_watch_shows_a_status_read_before_its_events(engine, world):
 
 
 def test_progress_is_kept_only_for_the_running_attempt_and_asks_for_nothing_back(
-        engine, monkeypatch):
+        engine, monkeypatch, world):
     from botocore.client import BaseClient
 
     from chalicelib.models import tasks as store

@@ -139,7 +139,7 @@ def test_message_that_names_no_task_is_dropped(engine):
     assert worker.handle_batch(records["Records"]) == {"batchItemFailures": []}
 
 
-def test_infrastructure_error_reports_only_that_message(engine, monkeypatch):
+def test_infrastructure_error_reports_only_that_message(engine, monkeypatch, world):
     from botocore.exceptions import EndpointConnectionError
 
     from chalicelib.engine import worker
@@ -248,7 +248,7 @@ def test_task_people_settle_that_overruns_its_wall_time_is_handed_back(
     assert finished_tasks == []
 
 
-def test_redelivered_message_reclaims_a_task_whose_lease_expired(engine):
+def test_redelivered_message_reclaims_a_task_whose_lease_expired(engine, world):
     from chalicelib.engine import worker
     from chalicelib.engine.tasks import iso
     from chalicelib.models import tasks as store
@@ -379,7 +379,7 @@ def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, worl
     assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
 
 
-def test_worker_writes_twice_per_task_and_reads_nothing(engine):
+def test_worker_writes_twice_per_task_and_reads_nothing(engine, world):
     from chalicelib.engine import worker
     from tests.unit.engine.calls import count_calls
 

@@ -22,13 +22,14 @@ from chalicelib import egress, files
 from chalicelib.config import get_settings
 from chalicelib.engine import hooks, registry
 from chalicelib.engine import tasks as engine
-from chalicelib.errors import Conflict, Forbidden, Gone, Invalid, InvalidInput, PayloadTooLarge
+from chalicelib.errors import Conflict, Gone, Invalid, InvalidInput, PayloadTooLarge
 from chalicelib.models import workflows as store
 from chalicelib.models.base import now
 from chalicelib.models.webhooks import Delivery
 from chalicelib.models.workflows import Workflow
 from chalicelib.webhooks import delivery as webhooks
 from chalicelib.webhooks import signing
+from chalicelib.workflows.errors import NotCancelable, TaskCanceled, TaskFinished
 
 log = logging.getLogger("taskport.workflows")
 
@@ -36,23 +37,11 @@ HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                           r"[0-9a-fA-F]{12}$")
 WORKFLOW_TASK = "workflow.task"
-CANCELABLE_STATES = ("queued", "executing")
+CANCELABLE_STATES = engine.OPEN
 ROTATION_GRACE = dt.timedelta(hours=24)
 MAX_FIELDS = 200
 MAX_NAME = 200
 CACHE_SIZE = 1024
-
-
-class TaskCanceled(Forbidden):
-    """The task was canceled; it can be neither read nor created again (403)."""
-
-
-class NotCancelable(Forbidden):
-    """The task is completed or canceled already (403)."""
-
-
-class TaskFinished(Forbidden):
-    """The task is completed or canceled already and cannot be completed (403)."""
 
 
 class SavedWorkflow(NamedTuple):
@@ -103,7 +92,7 @@ def _validate_definition(body: dict[str, Any]) -> dict[str, Any]:
         except Invalid as exc:
             problems["handler_script_path"] = exc.message
     if problems:
-        raise Invalid("invalid workflow definition", details={"data": problems})
+        raise Invalid("invalid workflow definition", fields=problems)
     return {"name": name.strip(), "input_fields": list(fields), "webhook_url": url,
             "handler_script_path": script or None}
 
@@ -180,15 +169,14 @@ def group(handle: str) -> str:
 
 def _validate_input(workflow: Workflow, task_input: Any) -> dict[str, Any]:
     if task_input is None:
-        raise Invalid("input is required", details={"data": {
-            "input": "Required: the name/value pairs of the task's input."}})
+        raise Invalid("input is required", fields={
+            "input": "Required: the name/value pairs of the task's input."})
     if not isinstance(task_input, dict):
-        raise Invalid("input must be an object", details={"data": {
-            "input": "Must be an object of name/value pairs."}})
-    missing = {field: "Required field not found." for field in workflow.input_fields
-               if task_input.get(field) in (None, "")}
+        raise Invalid("input must be an object", fields={
+            "input": "Must be an object of name/value pairs."})
+    missing = [field for field in workflow.input_fields if task_input.get(field) in (None, "")]
     if missing:
-        raise InvalidInput("invalid task input", details={"data": missing})
+        raise InvalidInput("invalid task input", missing=missing)
     limit = get_settings().max_task_input_bytes
     size = len(json.dumps(task_input).encode("utf-8"))
     if size > limit:
@@ -217,10 +205,10 @@ def create_task(account_id: str, workspace: str, handle: str, task_id: str,
     try:
         return engine.create_tasks(account_id, workspace, [spec])[0], True
     except Conflict as exc:
-        existing = exc.details.get("existing")
+        existing = exc.existing
         if existing is None:
             raise
-    if existing.status == "canceled":
+    if existing.status == engine.CANCELED:
         raise TaskCanceled(f"task {task_id} is canceled")
     if (existing.params or {}).get("input") != task_input:
         raise Conflict(f"task {task_id} exists with other input")
@@ -230,7 +218,7 @@ def create_task(account_id: str, workspace: str, handle: str, task_id: str,
 def get_task(account_id: str, handle: str, task_id: str) -> Any:
     """A workflow task; TaskCanceled once it is canceled (as the seed's GET table says)."""
     task = engine.get_task(task_key(account_id, handle, normalize_task_id(task_id)), account_id)
-    if task.status == "canceled":
+    if task.status == engine.CANCELED:
         raise TaskCanceled(f"task {task_id} is canceled")
     return task
 
@@ -248,8 +236,8 @@ def complete_task(account_id: str, handle: str, task_id: str, output: Any) -> An
     """A person completes an open task with its output (an object of name/value pairs)."""
     key = task_key(account_id, handle, normalize_task_id(task_id))
     if not isinstance(output, dict):
-        raise Invalid("output must be an object", details={"data": {
-            "output": "Required: an object of name/value pairs."}})
+        raise Invalid("output must be an object", fields={
+            "output": "Required: an object of name/value pairs."})
     try:
         return engine.complete_task(key, account_id, output)
     except Gone as exc:
@@ -276,8 +264,8 @@ def replay(account_id: str, handle: str, task_id: str) -> Delivery:
     task = engine.get_task(task_key(account_id, handle, task_id), account_id)
     event = webhooks.event_of(task)
     if event is None:
-        raise Invalid("the task has no event to send yet", details={"data": {
-            "id": "The task is open: only completed or canceled tasks send webhooks."}})
+        raise Invalid("the task has no event to send yet", fields={
+            "id": "The task is open: only completed or canceled tasks send webhooks."})
     return webhooks.start_delivery(task, handle, task_id, event)
 
 

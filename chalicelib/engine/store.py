@@ -1,0 +1,110 @@
+"""The task store the engine talks to: a small protocol, DynamoDB (models/tasks.py) by default.
+
+Every method that moves a task is one conditional write: it answers the new task, or None (False)
+when its condition did not hold, and never reads first. chalicelib.engine.memory is the
+in-memory twin; tests/unit/engine/test_store_contract.py holds both to the same behaviour.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from chalicelib.engine.status import TaskStatus
+from chalicelib.models import tasks as dynamodb
+from chalicelib.models.tasks import Lease, NewTask, Task
+
+
+class TaskStore(Protocol):
+    """What the engine needs of a task store."""
+
+    def lease_value(self, expires: float) -> str:
+        """A lease expiry as the store keeps it (sortable)."""
+        ...
+
+    def insert(self, tasks: Sequence[NewTask], now: str) -> list[Task]:
+        """Write new tasks; a client key that exists raises Conflict(existing=<that task>)."""
+        ...
+
+    def get(self, key: str, *, consistent: bool = False) -> Task | None:
+        """One task, or None."""
+        ...
+
+    def get_with_lease(self, key: str) -> tuple[Task, str | None] | None:
+        """One task and its lease as stored, or None."""
+        ...
+
+    def get_many(self, keys: Iterable[str], *, consistent: bool = False) -> dict[str, Task]:
+        """The tasks that exist among `keys`, by key."""
+        ...
+
+    def claim(self, key: str, now: str, now_epoch: float, lease_expires: float,
+              max_attempts: int) -> Task | None:
+        """queued (or executing with an expired lease) -> executing, attempt + 1, new lease."""
+        ...
+
+    def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
+               error: str | None = None, files: list[str] | None = None,
+               expires_at: float | None = None) -> Task | None:
+        """executing (this attempt) -> success | error."""
+        ...
+
+    def hand_back(self, key: str, attempt: int, message: str, now: str) -> Task | None:
+        """executing (this attempt) -> queued without a lease, for people to settle."""
+        ...
+
+    def set_progress(self, key: str, attempt: int, value: Any, now: str) -> bool:
+        """Record progress of the running attempt; False when it is no longer running."""
+        ...
+
+    def settle(self, key: str, account_id: str, status: TaskStatus, now: str, *,
+               result: Any = None, error: str | None = None,
+               expires_at: float | None = None) -> Task | None:
+        """queued | executing -> `status` for the owning account."""
+        ...
+
+    def give_up(self, key: str, seen_status: TaskStatus, seen_lease: str | None, message: str,
+                now: str, *, expires_at: float | None = None,
+                to_people: bool = False) -> Task | None:
+        """An open task whose attempts are spent -> error (or back to people)."""
+        ...
+
+    def redrive(self, key: str, seen_status: TaskStatus, seen_lease: str, lease_expires: float,
+                now: str) -> Task | None:
+        """An open task whose lease expired -> queued with a fresh lease."""
+        ...
+
+    def expired_leases(self, now_epoch: float, limit: int) -> list[Lease]:
+        """Tasks whose lease expired before `now_epoch`."""
+        ...
+
+    def list_group(self, account_id: str, workspace: str, group: str,
+                   statuses: Sequence[TaskStatus] | None, limit: int,
+                   cursor: str | None) -> tuple[list[Task], str | None]:
+        """A page of a group's tasks (by status, then key) and the next page's cursor."""
+        ...
+
+
+_installed: TaskStore | None = None
+
+
+def task_store() -> TaskStore:
+    """The store in use: the one installed, else DynamoDB (models/tasks.py's functions)."""
+    return dynamodb if _installed is None else _installed
+
+
+def install(store: TaskStore | None) -> None:
+    """Use `store` from now on (None: back to DynamoDB); the composition root and tests call it."""
+    global _installed
+    _installed = store
+
+
+@contextmanager
+def using(store: TaskStore) -> Iterator[TaskStore]:
+    """Use `store` within a block (tests), then whatever was in use before."""
+    before = _installed
+    install(store)
+    try:
+        yield store
+    finally:
+        install(before)
