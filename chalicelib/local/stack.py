@@ -200,6 +200,11 @@ def request_handler_class() -> Any:
     from chalice.local import ChaliceRequestHandler
 
     class StackRequestHandler(ChaliceRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+            # The app logs every request itself, with its route pattern: this line would carry
+            # the raw query string, where a secret key may be (`?secret=`).
+            pass
+
         def __getattr__(self, name: str) -> Any:
             # BaseHTTPRequestHandler looks up "do_" + the request's method.
             if name.startswith("do_"):
@@ -380,6 +385,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator logs every AWS call
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    from chalicelib.observability import logs
+
+    logs.configure(stream="stderr")  # the taskport.* lines: readable, or JSON (TASKPORT_LOG_FORMAT)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -34,7 +34,8 @@ _fields: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 # Defence in depth: nothing logs headers or credentials, and anything shaped like one is masked.
 _SECRETS = re.compile(r"\b(?:tpt|tps|tpa|tpk)_[A-Za-z0-9_-]{8,}|whsec_[A-Za-z0-9+/=]{8,}"
                       r"|(?i:\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{16,}")
-_SIGNED = re.compile(r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s\"']+")
+_SIGNED = re.compile(r"(?i)((?:X-Amz-(?:Signature|Credential|Security-Token)|Signature)=)"
+                     r"[^&\s\"']+")
 
 
 def redact(text: str) -> str:
@@ -130,12 +131,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in data.items()})
 
 
+_target = {"stream": "stdout"}
+
+
 class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever sys.stdout is at the moment (Lambda, the local stack, pytest capture)."""
+    """Writes to whatever sys.stdout (or sys.stderr, see `configure`) is at the moment: Lambda,
+    the local stack, pytest's capture."""
 
     @property
     def stream(self) -> Any:
-        return sys.stdout
+        return sys.stderr if _target["stream"] == "stderr" else sys.stdout
 
     @stream.setter
     def stream(self, _value: Any) -> None:
@@ -155,9 +160,12 @@ def formatter() -> logging.Formatter:
     return JsonFormatter(ROOT) if log_format() == "json" else ReadableFormatter()
 
 
-def configure() -> logging.Logger:
+def configure(stream: str | None = None) -> logging.Logger:
     """Make the `taskport` logger emit every line at TASKPORT_LOG_LEVEL (INFO) and up, in the
-    deployment's format; idempotent (the local stack and app.py both call it)."""
+    deployment's format, to stdout (Lambda's convention) or `stream` ("stderr": the local stack
+    keeps stdout for its banner); idempotent, and a later call keeps the stream chosen."""
+    if stream is not None:
+        _target["stream"] = stream
     settings = get_settings()
     logger = logging.getLogger(ROOT)
     for handler in list(logger.handlers):

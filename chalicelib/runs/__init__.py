@@ -135,7 +135,10 @@ class Recording:
                 f": {self.run.error['type']}: {self.run.error['message']}" if self.run.error else "",
                 extra={"run": self.run_id, "kind": self.kind, "outcome": final,
                        "duration_ms": self.run.duration_ms, "account": self.account_id,
-                       "error_type": (self.run.error or {}).get("type"), **self.subject})
+                       "error_type": (self.run.error or {}).get("type"),
+                       # `method` names a request's HTTP method in every other line
+                       **{("package_method" if k == "method" else k): v
+                          for k, v in self.subject.items()}})
         try:
             store.put(self.run, subject_key=self.subject_key, task_key=self.task_key,
                       expires_at=self.started + get_settings().run_retention_seconds)

@@ -1,6 +1,7 @@
 """Taskport's own API: an account's tasks and runs, newest first, paged, isolated per account."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -62,6 +63,24 @@ def test_bad_task_listing_parameters_answer_400(client, account, query, field):
 def test_bad_run_listing_parameters_answer_400(client, account, query, field):
     status, body = get(client, f"{ROOT}/runs?{query}", account)
     assert status == 400 and body["error"]["field"] == field
+
+
+def _crafted(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("listing, cursor", [
+    ("tasks", _crafted({"s": 0, "k": {"pk": {"N": "1"}, "sk": {"S": "TASK"}}})),
+    ("tasks", _crafted({"s": 0, "k": {"pk": {"S": "TASK#a"}, "sk": {"S": "TASK"},
+                                      "account_id": {"S": "someone-else"},
+                                      "created_at": {"S": "2026"}}})),
+    ("runs", _crafted({"pk": {"S": "RUN#r"}, "sk": {"S": "RUN"}, "account_id": {"S": "x"},
+                       "run_id": {"S": "r"}})),
+    ("runs", _crafted([1, 2])),
+])
+def test_crafted_cursors_answer_400_never_reach_the_table(client, account, listing, cursor):
+    status, body = get(client, f"{ROOT}/{listing}?cursor={cursor}", account)
+    assert status == 400 and body["error"]["field"] == "cursor"
 
 
 def test_another_accounts_cursor_is_refused(client, account, other_account, world):
@@ -160,3 +179,30 @@ def test_run_record_sets_the_tables_ttl_attribute(client, account):
     assert len(items) == 1 and int(items[0][TTL_ATTRIBUTE]["N"]) > 0
     ttl = aws.client("dynamodb").describe_time_to_live(TableName=get_settings().runs_table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == TTL_ATTRIBUTE
+
+
+def test_timed_out_trigger_is_a_timeout_run_with_its_504(client, account, monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("TASKPORT_HANDLER_WALL_SECONDS", "1")
+    config.get_settings.cache_clear()
+    endpoint = script_endpoint(client, account, "import time\n\ndef handler(request, *a, **k):\n"
+                                                "    print('waiting')\n    time.sleep(5)\n")
+    assert _trigger(client, account).status_code == 504
+    [run] = get(client, f"{ROOT}/runs?endpoint={endpoint}&status=timeout", account)[1]["runs"]
+    assert run["http_status"] == 504 and run["error"]["type"] == "Timeout"
+    assert run["duration_ms"] >= 900
+
+
+def test_tasks_of_every_surface_are_listed_together(client, account, world):
+    from tests.api.onespace.conftest import GOOD_INPUT, basic_headers, new_id, put_task, put_workflow
+
+    dragon_key = _hello(client, account)
+    basic = basic_headers(account)
+    assert put_workflow(client, basic).status_code == 201
+    put_task(client, basic, new_id(), GOOD_INPUT)
+    tasks = get(client, f"{ROOT}/tasks", account)[1]["tasks"]
+    assert [t["type"] for t in tasks] == ["workflow.task", "hello"]
+    assert tasks[1]["key"] == dragon_key and tasks[0]["status"] == "queued"
+    assert [t["type"] for t in get(client, f"{ROOT}/tasks?type=workflow.task",
+                                   account)[1]["tasks"]] == ["workflow.task"]
