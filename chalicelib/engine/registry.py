@@ -1,6 +1,7 @@
 """Task types by name, and resolvers for account-defined ones; chalicelib.composition fills both."""
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from typing import Any, NamedTuple
@@ -99,12 +100,37 @@ def register(name: str, run: Run, validate: Validate | None = None,
              files: tuple[str, ...] | None = None, people_settle: bool = False,
              grouped: bool = False, internal: bool = False, description: str | None = None,
              params_schema: dict[str, Any] | None = None) -> TaskType:
-    """Register a task type under `name` (a later registration replaces an earlier one)."""
+    """Register a task type under `name` (a later registration replaces an earlier one).
+
+    With a `params_schema` naming its parameters, a parameter it does not name but that is close
+    to one it does (a misspelling: `nmae` beside `name`) is refused before `validate` runs.
+    """
+    if params_schema and params_schema.get("properties"):
+        validate = _refusing_misspelled(tuple(params_schema["properties"]), validate)
     task_type = TaskType(name=name, run=run, validate=validate, files=files,
                          people_settle=people_settle, grouped=grouped, internal=internal,
                          description=description, params_schema=params_schema)
     _types[name] = task_type
     return task_type
+
+
+def _close(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """"; did you mean 'x' or 'y'?" for the close matches of `name`, or ""."""
+    matches = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
+
+
+def _refusing_misspelled(known: tuple[str, ...], validate: Validate | None) -> Validate:
+    # Other unknown parameters pass, as the task API always let them (an <img> URL's cache buster).
+    def checked(params: dict[str, Any]) -> dict[str, Any] | None:
+        for given in params:
+            hint = _close(given, known) if given not in known else ""
+            if hint:
+                raise Invalid(f"unknown parameter {given!r}{hint} (parameters: {', '.join(known)})",
+                              field=given)
+        return validate(params) if validate else None
+
+    return checked
 
 
 def add_resolver(resolver: Resolver) -> None:
@@ -131,7 +157,7 @@ def resolve(account_id: str, name: Any) -> TaskType:
         raise Invalid("the task type must be a non-empty string", field="task_type")
     found = find(account_id, name)
     if found is None:
-        raise Invalid(f"unknown task type {name!r}", field="task_type")
+        raise Invalid(f"unknown task type {name!r}{_close(name, names())}", field="task_type")
     return found
 
 

@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                        "--report", "junit", "--report-dir", str(PROJECT_DIR / "build" / "schemathesis"),
                        *extra]
             print("+", " ".join(command), flush=True)
-            return subprocess.run(command, cwd=PROJECT_DIR, check=False).returncode
+            # In the temporary directory: schemathesis keeps its cache (.schemathesis/) in the working directory.
+            return subprocess.run(command, cwd=tmp, check=False).returncode
         finally:
             stack.terminate()
             try:

@@ -176,3 +176,16 @@ def test_console_script_prints_help_with_exit_codes() -> None:
                           text=True, timeout=60)
     assert done.returncode == 0
     assert "Exit codes" in done.stdout and "tasks" in done.stdout
+
+
+def test_login_without_arguments_reads_make_dev_file_beside_it(run: Any, sdk_stack: dict[str, Any],  # noqa: F811
+                                                               tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / ".taskport-dev.json").write_text(sdk_stack["dev_file"].read_text())
+    monkeypatch.chdir(checkout)
+    done = run("login", env={})
+    assert done.exit_code == 0, done.output
+    assert "token, secret key, access key checked" in done.output
+    assert run("tasks", "create", "hello", "name=Dev", "--wait", env={}).output.strip().endswith("Hello Dev")

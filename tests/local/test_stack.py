@@ -117,8 +117,8 @@ def test_stack_printed_examples_all_succeed(dev_stack: dict[str, Any]) -> None:
 
 
 def _readme_examples() -> str:
-    readme = (PROJECT_DIR / "README.md").read_text()
-    section = readme[readme.index("## Calling it"):]
+    readme = (PROJECT_DIR / "docs" / "curl.md").read_text()
+    section = readme[readme.index("# Calling it"):]
     start = section.index("```sh\n") + len("```sh\n")
     return section[start:section.index("\n```", start)]
 
