@@ -167,12 +167,12 @@ def _settle(key: str, account_id: str, status: str, *, result: Any = None,
             error: str | None = None) -> Task:
     now = time.time()
     task = store.settle(key, account_id, status, iso(now), result=result, error=error,
-                        expires_at=expiry(now))
+                        expires_at=expiry(now), hooks_due=now + hooks.HOOKS_GRACE_SECONDS)
     if task is None:
         current = get_task(key, account_id)
         raise Gone(f"task {key!r} is {current.status} already", field="key",
                    details={"task": current})
-    hooks.finished(task)
+    hooks.finished_durably(task)
     return task
 
 

@@ -298,9 +298,17 @@ def _status_actions(status: str, key: str, now: str) -> list[Any]:
     return [TaskRecord.group_sk.set(_group_sk(status, key)), TaskRecord.updated_at.set(now)]
 
 
-def _finish_actions(status: str, key: str, now: str, expires_at: float | None) -> list[Any]:
-    actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
-               TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+def _finish_actions(status: str, key: str, now: str, expires_at: float | None,
+                    hooks_due: float | None = None) -> list[Any]:
+    # With `hooks_due` the lease stays, as the outbox of the finish hooks: written in the same
+    # write as the finish, released once the hooks ran; the janitor re-runs them when it expires.
+    lease: list[Any]
+    if hooks_due is None:
+        lease = [TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+    else:
+        lease = [TaskRecord.lease_pk.set(lease_shard(key)),
+                 TaskRecord.lease_sk.set(lease_value(hooks_due))]
+    actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now), *lease]
     if expires_at is not None:
         actions.append(TaskRecord.expires_at.set(
             dt.datetime.fromtimestamp(int(expires_at), dt.UTC)))
@@ -328,9 +336,10 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
 
 def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
            error: str | None = None, files: list[str] | None = None,
-           expires_at: float | None = None) -> Task | None:
-    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL."""
-    actions = _finish_actions(status, key, now, expires_at)
+           expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL;
+    `hooks_due` keeps a lease until release_hooks (see _finish_actions)."""
+    actions = _finish_actions(status, key, now, expires_at, hooks_due)
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:
@@ -339,6 +348,13 @@ def finish(key: str, attempt: int, status: str, now: str, *, result: Any = None,
         actions.append(TaskRecord.files.set(files))
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
     return _update(key, actions, condition, status)
+
+
+def release_hooks(key: str) -> bool:
+    """A finished task's hooks ran: drop the lease that would have the janitor run them again."""
+    return update_quietly(TaskRecord, _pk(key), "TASK",
+                          [TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()],
+                          TaskRecord.status.is_in(*FINISHED))
 
 
 def hand_back(key: str, attempt: int, message: str, now: str) -> Task | None:
@@ -361,9 +377,10 @@ def set_progress(key: str, attempt: int, value: Any, now: str) -> bool:
 
 
 def settle(key: str, account_id: str, status: str, now: str, *, result: Any = None,
-           error: str | None = None, expires_at: float | None = None) -> Task | None:
+           error: str | None = None, expires_at: float | None = None,
+           hooks_due: float | None = None) -> Task | None:
     """queued | executing -> `status` for the owning account (cancel, manual completion)."""
-    actions = _finish_actions(status, key, now, expires_at)
+    actions = _finish_actions(status, key, now, expires_at, hooks_due)
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:
@@ -420,19 +437,21 @@ def _encode_cursor(status_index: int, last_key: dict[str, Any] | None) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
+def _decode_cursor(cursor: str, index_keys: dict[str, str | None], statuses: int = 1
                    ) -> tuple[int, dict[str, Any] | None]:
     """Where a cursor continues; Invalid unless it has the exact shape of one this listing gave,
-    so that nothing a client crafts reaches the query (a malformed start key is DynamoDB's 500)."""
+    so that nothing a client crafts reaches the query (a malformed start key is DynamoDB's 500).
+
+    `index_keys` names the index's key attributes beside pk and sk, each with the value it must
+    hold (None: any string).
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
         index, last_key = decoded["s"], decoded["k"]
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(prefixes):
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < statuses:
             raise ValueError("the status index is out of range")
-        if last_key is not None and (
-                not isinstance(last_key, dict)
-                or set(last_key) != {"pk", "sk", "group_pk", "group_sk"}
+        if last_key is not None and (not isinstance(last_key, dict) or set(last_key) != {"pk", "sk", *index_keys}
                 or any(not isinstance(v, dict) or set(v) != {"S"} or not isinstance(v["S"], str)
                        or not v["S"] or len(v["S"]) > 1024 for v in last_key.values())
                 or last_key["sk"]["S"] != "TASK" or not last_key["pk"]["S"].startswith("TASK#")):
@@ -440,9 +459,8 @@ def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
         json.dumps(last_key, ensure_ascii=False).encode("utf-8")  # no lone surrogate
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise Invalid("the cursor is not one this service gave", field="cursor") from exc
-    prefix = prefixes[index]
-    if last_key is not None and (last_key["group_pk"]["S"] != hash_key or (
-            prefix is not None and not last_key["group_sk"]["S"].startswith(prefix))):
+    if last_key is not None and any(wanted is not None and last_key[name]["S"] != wanted
+                                    for name, wanted in index_keys.items()):
         raise Invalid("the cursor belongs to another listing", field="cursor")
     return index, last_key
 
@@ -452,7 +470,14 @@ def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[s
     """A page of a group's tasks, optionally of some statuses only (one query per status)."""
     hash_key = group_pk(account_id, workspace, group)
     prefixes: list[str | None] = [f"{s}{SORT_SEPARATOR}" for s in statuses] if statuses else [None]
-    index, last_key = _decode_cursor(cursor, hash_key, prefixes) if cursor else (0, None)
+    index, last_key = 0, None
+    if cursor:
+        index, last_key = _decode_cursor(cursor, {"group_pk": hash_key, "group_sk": None},
+                                         len(prefixes))
+        prefix = prefixes[index]
+        if prefix is not None and last_key is not None and \
+                not last_key["group_sk"]["S"].startswith(prefix):
+            raise Invalid("the cursor belongs to another listing", field="cursor")
     tasks: list[Task] = []
     while index < len(prefixes) and len(tasks) < limit:
         prefix = prefixes[index]
@@ -475,9 +500,8 @@ def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str
     if task_type is not None:
         by_type = TaskRecord.task_type == task_type
         condition = by_type if condition is None else condition & by_type
-    _, last_key = _decode_cursor(cursor) if cursor else (0, None)
-    if last_key is not None and last_key.get("account_id", {}).get("S") != account_id:
-        raise Invalid("the cursor belongs to another listing", field="cursor")
+    last_key = _decode_cursor(cursor, {"account_id": account_id, "created_at": None})[1] \
+        if cursor else None
     results = TaskRecord.by_account.query(account_id, filter_condition=condition,
                                           scan_index_forward=False, limit=limit, page_size=limit,
                                           last_evaluated_key=last_key)

@@ -79,16 +79,27 @@ def _send(step: Step, delay: float = 0.0) -> None:
                                    DelaySeconds=ladder.hop_seconds(delay))
 
 
-def start_delivery(task: Any, workflow: str, task_id: str, event: str) -> Delivery:
+def _finish_delivery_id(task: Any, event: str) -> str:
+    """The id of the delivery a task's finish starts: the same each time the finish hook runs."""
+    finished_at = dt.datetime.fromisoformat(task.events["completed"]).timestamp()
+    return f"{int(finished_at * 1000):013d}{webhook_id(task.key, event)[4:12]}"
+
+
+def start_delivery(task: Any, workflow: str, task_id: str, event: str, *,
+                   once: bool = False) -> Delivery:
     """Record a pending delivery of `event` for a workflow task and queue its first attempt.
 
     The delivery keeps the event's body as it is now, so every attempt sends the same bytes.
+    With `once` (the finish hook, which runs again after a crash) the delivery has an id of its
+    own event: a second run finds it and only queues its first attempt again if none was made
+    (a duplicated step is dropped by the sender).
     """
     delivery = store.create_delivery(
-        _new_delivery_id(), account_id=task.account_id, task_key=task.key, workflow=workflow,
+        _finish_delivery_id(task, event) if once else _new_delivery_id(),
+        account_id=task.account_id, task_key=task.key, workflow=workflow,
         task_id=task_id, event=event, webhook_id=webhook_id(task.key, event),
-        body=event_body(task, task_id))
-    if delivery.status == PENDING:
+        body=event_body(task, task_id), exist_ok=once)
+    if delivery.status == PENDING and not delivery.attempts:
         _send(Step(task.key, delivery.delivery_id, 0, time.time()))
     else:
         log.error("delivery %s of task %s not sent: %s", delivery.delivery_id, task.key,
