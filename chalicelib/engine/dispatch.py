@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from chalicelib import aws
 from chalicelib.config import get_settings
@@ -12,18 +12,21 @@ log = logging.getLogger("taskport.engine")
 SQS_BATCH = 10
 
 
-def send(keys: Sequence[str]) -> list[str]:
+def send(keys: Sequence[str], accounts: str | Mapping[str, str] | None = None) -> list[str]:
     """Send one message per key (SendMessageBatch); returns the keys whose message failed.
 
     A failed send loses nothing: the task is written with a lease already, and the janitor
-    re-drives it when that lease expires.
+    re-drives it when that lease expires. `accounts` (one account, or key -> account) becomes
+    each message's MessageGroupId: on a standard queue that makes it an SQS fair queue, so one
+    account's burst does not delay the others' messages.
     """
     sqs = aws.client("sqs")
     queue = aws.queue_url(get_settings().tasks_queue)
     failed: list[str] = []
     for start in range(0, len(keys), SQS_BATCH):
         chunk = keys[start:start + SQS_BATCH]
-        entries = [{"Id": str(i), "MessageBody": json.dumps({"key": key})} for i, key in enumerate(chunk)]
+        entries = [{"Id": str(i), "MessageBody": json.dumps({"key": key}),
+                    **_group(key, accounts)} for i, key in enumerate(chunk)]
         answer = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
         for failure in answer.get("Failed", []):
             key = chunk[int(failure["Id"])]
@@ -31,6 +34,11 @@ def send(keys: Sequence[str]) -> list[str]:
                         key, failure.get("Message"))
             failed.append(key)
     return failed
+
+
+def _group(key: str, accounts: str | Mapping[str, str] | None) -> dict[str, str]:
+    account = accounts if isinstance(accounts, str) or accounts is None else accounts.get(key)
+    return {"MessageGroupId": account} if account else {}
 
 
 def key_of(body: str) -> str | None:

@@ -56,7 +56,8 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
                               now + _next_lease(task, now, settings.task_lease_seconds), iso(now))
         if moved is not None:
             redriven.append(task.key)
-    unsent = dispatch.send(redriven) if redriven else []
+    unsent = dispatch.send(redriven, {key: tasks[key].account_id for key in redriven}) \
+        if redriven else []
     if redriven or failed or rehooked:
         log.info("janitor: re-drove %d tasks (%d unsent), gave up on %d, re-ran hooks of %d",
                  len(redriven), len(unsent), failed, rehooked)

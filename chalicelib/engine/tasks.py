@@ -128,7 +128,7 @@ def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> 
     if len(set(keys)) != len(keys):
         raise Invalid("two tasks of one request have the same key", field="key")
     created = store.insert(prepared, iso(now))
-    dispatch.send([task.key for task in prepared if task.lease_expires is not None])
+    dispatch.send([task.key for task in prepared if task.lease_expires is not None], account_id)
     for task_type, count in Counter(task.task_type for task in created).items():
         metrics.task_created(task_type, count)
     return created
