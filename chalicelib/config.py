@@ -8,7 +8,8 @@ Visibility (docs/observability.md): TASKPORT_LOG_LEVEL (INFO), TASKPORT_LOG_FORM
 json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT_RUNS_TABLE,
 TASKPORT_RUN_RETENTION_DAYS (7).
 Hardening (docs/hardening.md): TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS (320): the read timeout of
-the `sandbox` Lambda invoke.
+the `sandbox` Lambda invoke; TASKPORT_REQUEST_READ_TIMEOUT_SECONDS (30): the local server's
+wait for each read of a request (a slow body holds no thread for ever).
 """
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ class Settings(NamedTuple):
     # .chalice/config.json), which is above the task wall time, so a background call is never
     # cut by the client first; below the worker's timeout (330 s). tests/unit/test_infra.py.
     sandbox_invoke_timeout_seconds: float = 320.0
+    request_read_timeout_seconds: float = 30.0
 
     @property
     def require_admin_token(self) -> str:
@@ -165,6 +167,7 @@ def get_settings() -> Settings:
         metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
         dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
         sandbox_invoke_timeout_seconds=_float("TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS", 320.0),
+        request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
     )
 
 

@@ -153,8 +153,10 @@ class Stack:
     def _start_server(self, app: Any) -> None:
         from chalice.local import LocalDevServer
 
+        from chalicelib.local.serving import StackHTTPServer
+
         server = LocalDevServer(app, chalice_config(app), self.host, self.port,
-                                handler_cls=request_handler_class())
+                                handler_cls=request_handler_class(), server_cls=StackHTTPServer)
         self.port = server.server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",
