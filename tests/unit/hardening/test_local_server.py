@@ -25,7 +25,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     @app.route("/", methods=["POST"])
     def index() -> dict[str, int]:
-        return {"got": len(app.current_request.raw_body or b"")}
+        request = app.current_request
+        return {"got": len(request.raw_body or b"") if request else 0}
 
     local = LocalDevServer(app, chalice_config(app), "127.0.0.1", 0,
                            handler_cls=request_handler_class(), server_cls=StackHTTPServer)
