@@ -9,7 +9,8 @@ json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT
 TASKPORT_RUN_RETENTION_DAYS (7).
 Hardening (docs/hardening.md): TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS (320): the read timeout of
 the `sandbox` Lambda invoke; TASKPORT_REQUEST_READ_TIMEOUT_SECONDS (30): the local server's
-wait for each read of a request (a slow body holds no thread for ever).
+wait for each read of a request (a slow body holds no thread for ever);
+TASKPORT_MAX_WAITS_PER_CALLER (4): blocking and streaming requests one caller may hold at once.
 """
 from __future__ import annotations
 
@@ -97,6 +98,7 @@ class Settings(NamedTuple):
     # cut by the client first; below the worker's timeout (330 s). tests/unit/test_infra.py.
     sandbox_invoke_timeout_seconds: float = 320.0
     request_read_timeout_seconds: float = 30.0
+    max_waits_per_caller: int = 4
 
     @property
     def require_admin_token(self) -> str:
@@ -168,6 +170,7 @@ def get_settings() -> Settings:
         dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
         sandbox_invoke_timeout_seconds=_float("TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS", 320.0),
         request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
+        max_waits_per_caller=_int("TASKPORT_MAX_WAITS_PER_CALLER", 4),
     )
 
 

@@ -62,6 +62,12 @@ class Gone(TaskportError):
     status_code = 409
 
 
+class TooManyRequests(TaskportError):
+    """The caller already holds as many waiting requests as it may (429)."""
+
+    status_code = 429
+
+
 class PayloadTooLarge(TaskportError):
     """The body or a value is over its limit (413)."""
 
