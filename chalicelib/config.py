@@ -8,7 +8,9 @@ Visibility (docs/observability.md): TASKPORT_LOG_LEVEL (INFO), TASKPORT_LOG_FORM
 json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT_RUNS_TABLE,
 TASKPORT_RUN_RETENTION_DAYS (7).
 Hardening (docs/hardening.md): TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS (320): the read timeout of
-the `sandbox` Lambda invoke.
+the `sandbox` Lambda invoke; TASKPORT_REQUEST_READ_TIMEOUT_SECONDS (30): the local server's
+wait for each read of a request (a slow body holds no thread for ever);
+TASKPORT_MAX_WAITS_PER_CALLER (4): blocking and streaming requests one caller may hold at once.
 Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that builds install
 from, never the package index; default <project>/.wheelhouse, filled by `make`),
 TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles, default <tmp>/taskport-bundles),
@@ -107,6 +109,8 @@ class Settings(NamedTuple):
     bundle_cache_dir: str = ""
     build_seconds: float = 240.0
     max_bundle_bytes: int = 256 * 1024 * 1024
+    request_read_timeout_seconds: float = 30.0
+    max_waits_per_caller: int = 4
 
     @property
     def require_admin_token(self) -> str:
@@ -182,6 +186,8 @@ def get_settings() -> Settings:
         or os.path.join(tempfile.gettempdir(), "taskport-bundles"),
         build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
+        request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
+        max_waits_per_caller=_int("TASKPORT_MAX_WAITS_PER_CALLER", 4),
     )
 
 

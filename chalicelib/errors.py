@@ -91,6 +91,16 @@ class Gone(TaskportError):
         self.task = task
 
 
+class TooManyRequests(TaskportError):
+    """The caller already holds as many waiting requests as it may (429); retry after `retry_after` s."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(TaskportError):
     """The body or a value is over its limit (413)."""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -17,7 +17,7 @@ SQS_BATCH = 10
 class WorkQueue(Protocol):
     """Where the engine sends the keys of tasks to run (SQS by default)."""
 
-    def send(self, keys: Sequence[str]) -> list[str]:
+    def send(self, keys: Sequence[str], accounts: str | Mapping[str, str] | None = None) -> list[str]:
         """Send one message per key; the keys whose message failed."""
         ...
 
@@ -42,20 +42,23 @@ def using(queue: WorkQueue) -> Iterator[WorkQueue]:
         install(before)
 
 
-def send(keys: Sequence[str]) -> list[str]:
+def send(keys: Sequence[str], accounts: str | Mapping[str, str] | None = None) -> list[str]:
     """Send one message per key (SendMessageBatch); returns the keys whose message failed.
 
     A failed send loses nothing: the task is written with a lease already, and the janitor
-    re-drives it when that lease expires.
+    re-drives it when that lease expires. `accounts` (one account, or key -> account) becomes
+    each message's MessageGroupId: on a standard queue that makes it an SQS fair queue, so one
+    account's burst does not delay the others' messages.
     """
     if _installed is not None:
-        return _installed.send(keys)
+        return _installed.send(keys, accounts)
     sqs = aws.client("sqs")
     queue = aws.queue_url(get_settings().tasks_queue)
     failed: list[str] = []
     for start in range(0, len(keys), SQS_BATCH):
         chunk = keys[start:start + SQS_BATCH]
-        entries = [{"Id": str(i), "MessageBody": json.dumps({"key": key})} for i, key in enumerate(chunk)]
+        entries = [{"Id": str(i), "MessageBody": json.dumps({"key": key}),
+                    **_group(key, accounts)} for i, key in enumerate(chunk)]
         answer = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
         for failure in answer.get("Failed", []):
             key = chunk[int(failure["Id"])]
@@ -63,6 +66,11 @@ def send(keys: Sequence[str]) -> list[str]:
                         key, failure.get("Message"))
             failed.append(key)
     return failed
+
+
+def _group(key: str, accounts: str | Mapping[str, str] | None) -> dict[str, str]:
+    account = accounts if isinstance(accounts, str) or accounts is None else accounts.get(key)
+    return {"MessageGroupId": account} if account else {}
 
 
 def key_of(body: str) -> str | None:

@@ -25,10 +25,33 @@ def remove(hook: FinishHook) -> None:
         _hooks.remove(hook)
 
 
-def finished(task: Task) -> None:
-    """Run every hook for a task that just finished; a hook that raises is logged, never re-raised."""
+HOOKS_GRACE_SECONDS = 60
+
+
+def finished(task: Task) -> bool:
+    """Run every hook for a task that just finished; whether all of them succeeded.
+
+    A hook that raises is logged, never re-raised. Hooks run again when a crash (or a failed
+    hook) left the task's hook lease in place (janitor), so each must be safe to repeat.
+    """
+    ok = True
     for hook in list(_hooks):
         try:
             hook(task)
         except Exception:
             log.exception("finish hook %r failed for task %s", hook, task.key)
+            ok = False
+    return ok
+
+
+def finished_durably(task: Task) -> None:
+    """Run the hooks of a task finished with a hook lease, then release the lease.
+
+    Hooks act only on tasks that carry `notify`; for the others (a task canceled over the API,
+    which cannot tell before its write) the lease is left for the janitor to drop, one write
+    off the request's path.
+    """
+    from chalicelib.models import tasks as store
+
+    if finished(task) and task.notify:
+        store.release_hooks(task.key)

@@ -17,7 +17,7 @@ import logging
 import time
 
 from chalicelib.config import get_settings
-from chalicelib.engine import dispatch
+from chalicelib.engine import dispatch, hooks
 from chalicelib.engine.tasks import iso
 from chalicelib.engine.worker import give_up
 from chalicelib.engine.store import task_store
@@ -37,10 +37,17 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
     leases = task_store().expired_leases(now, limit)
     tasks = task_store().get_many([lease.key for lease in leases], consistent=True)
     redriven: list[str] = []
-    failed = 0
+    failed = rehooked = 0
     for lease in leases:
         task = tasks.get(lease.key)
-        if task is None or task.finished:
+        if task is None:
+            continue
+        if task.finished:
+            # A finish whose hooks did not all run (the process died after the finish write, or
+            # a hook failed): its hook lease expired, so run them again.
+            if hooks.finished(task):
+                task_store().release_hooks(task.key)
+            rehooked += 1 if task.notify else 0
             continue
         if task.attempt >= settings.task_max_attempts:
             ended = give_up(task, lease.lease_sk, settings.task_max_attempts, now)
@@ -53,11 +60,13 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
         if moved is not None:
             redriven.append(task.key)
             events.redriven(task.key, task.status, task.attempt)
-    unsent = dispatch.send(redriven) if redriven else []
-    if redriven or failed:
-        log.info("janitor: re-drove %d tasks (%d unsent), gave up on %d",
-                 len(redriven), len(unsent), failed)
-    return {"redriven": len(redriven), "failed": failed, "unsent": len(unsent)}
+    unsent = dispatch.send(redriven, {key: tasks[key].account_id for key in redriven}) \
+        if redriven else []
+    if redriven or failed or rehooked:
+        log.info("janitor: re-drove %d tasks (%d unsent), gave up on %d, re-ran hooks of %d",
+                 len(redriven), len(unsent), failed, rehooked)
+    return {"redriven": len(redriven), "failed": failed, "unsent": len(unsent),
+            **({"rehooked": rehooked} if rehooked else {})}
 
 
 def _next_lease(task: Task, now: float, lease_seconds: int) -> float:

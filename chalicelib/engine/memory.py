@@ -11,10 +11,10 @@ import copy
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from chalicelib.engine.status import OPEN, TaskStatus
+from chalicelib.engine.status import FINISHED, OPEN, TaskStatus
 from chalicelib.errors import Conflict, Invalid
 from chalicelib.models.tasks import Lease, NewTask, Task, lease_shard, lease_value
 
@@ -93,8 +93,10 @@ class MemoryTaskStore:
             return _task(item)
 
     @staticmethod
-    def _finishing(status: TaskStatus, now: str, expires_at: float | None) -> Item:
-        changes: Item = {"status": status, "updated_at": now, "completed_at": now, "lease_sk": None}
+    def _finishing(status: TaskStatus, now: str, expires_at: float | None,
+                   hooks_due: float | None = None) -> Item:
+        lease = None if hooks_due is None else lease_value(hooks_due)  # the hooks' outbox
+        changes: Item = {"status": status, "updated_at": now, "completed_at": now, "lease_sk": lease}
         if expires_at is not None:
             changes["expires_at"] = int(expires_at)
         return changes
@@ -127,8 +129,8 @@ class MemoryTaskStore:
 
     def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
                error: str | None = None, files: list[str] | None = None,
-               expires_at: float | None = None) -> Task | None:
-        changes = self._finishing(status, now, expires_at)
+               expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+        changes = self._finishing(status, now, expires_at, hooks_due)
         if result is not None:
             changes["result"] = result
         if error is not None:
@@ -136,6 +138,9 @@ class MemoryTaskStore:
         if files:
             changes["files"] = list(files)
         return self._update(key, self._running(attempt), changes)
+
+    def release_hooks(self, key: str) -> bool:
+        return self._update(key, lambda item: item["status"] in FINISHED, {"lease_sk": None}) is not None
 
     def hand_back(self, key: str, attempt: int, message: str, now: str) -> Task | None:
         return self._update(key, self._running(attempt), self._handing_back(now, message))
@@ -146,8 +151,8 @@ class MemoryTaskStore:
 
     def settle(self, key: str, account_id: str, status: TaskStatus, now: str, *,
                result: Any = None, error: str | None = None,
-               expires_at: float | None = None) -> Task | None:
-        changes = self._finishing(status, now, expires_at)
+               expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+        changes = self._finishing(status, now, expires_at, hooks_due)
         if result is not None:
             changes["result"] = result
         if error is not None:
@@ -221,7 +226,7 @@ class MemoryWorkQueue:
         self._keys: list[str] = []
         self._lock = threading.Lock()
 
-    def send(self, keys: Sequence[str]) -> list[str]:
+    def send(self, keys: Sequence[str], accounts: str | Mapping[str, str] | None = None) -> list[str]:
         with self._lock:
             self._keys.extend(keys)
         return []

@@ -45,8 +45,13 @@ class TaskStore(Protocol):
 
     def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
                error: str | None = None, files: list[str] | None = None,
-               expires_at: float | None = None) -> Task | None:
-        """executing (this attempt) -> success | error."""
+               expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+        """executing (this attempt) -> success | error; with `hooks_due` the lease stays as the
+        outbox of the finish hooks (released by release_hooks, re-run by the janitor)."""
+        ...
+
+    def release_hooks(self, key: str) -> bool:
+        """A finished task's hooks ran: drop the lease that would have the janitor run them again."""
         ...
 
     def hand_back(self, key: str, attempt: int, message: str, now: str) -> Task | None:
@@ -59,7 +64,7 @@ class TaskStore(Protocol):
 
     def settle(self, key: str, account_id: str, status: TaskStatus, now: str, *,
                result: Any = None, error: str | None = None,
-               expires_at: float | None = None) -> Task | None:
+               expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
         """queued | executing -> `status` for the owning account."""
         ...
 

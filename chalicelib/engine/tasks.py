@@ -128,7 +128,7 @@ def create_tasks(account_id: str, workspace: str, specs: Sequence[TaskSpec]) -> 
     if len(set(keys)) != len(keys):
         raise Invalid("two tasks of one request have the same key", field="key")
     created = task_store().insert(prepared, iso(now))
-    dispatch.send([task.key for task in prepared if task.lease_expires is not None])
+    dispatch.send([task.key for task in prepared if task.lease_expires is not None], account_id)
     for task_type, count in Counter(task.task_type for task in created).items():
         metrics.task_created(task_type, count)
     return created
@@ -177,11 +177,11 @@ def _settle(key: str, account_id: str, status: TaskStatus, *, result: Any = None
             error: str | None = None) -> Task:
     now = time.time()
     task = task_store().settle(key, account_id, status, iso(now), result=result, error=error,
-                        expires_at=expiry(now))
+                               expires_at=expiry(now), hooks_due=now + hooks.HOOKS_GRACE_SECONDS)
     if task is None:
         current = get_task(key, account_id)
         raise Gone(f"task {key!r} is {current.status} already", field="key", task=current)
-    hooks.finished(task)
+    hooks.finished_durably(task)
     return task
 
 

@@ -94,7 +94,10 @@ def run_task(key: str, *, clock: Callable[[], float] = time.time) -> Task | None
                     "duration_ms": duration, "account": task.account_id})
     if ended is not None and ended.finished:
         metrics.task_finished(task.task_type, ended.status, duration)
-        hooks.finished(ended)
+        if task.notify:
+            hooks.finished_durably(ended)
+        else:
+            hooks.finished(ended)
     return ended
 
 
@@ -204,7 +207,8 @@ def _finish(task: Task, status: TaskStatus, *, result: Any = None, error: str | 
             error = (f"the task's result is {size} bytes, over the {max(room, 0)} bytes left beside "
                      f"its parameters ({stored} bytes) in the 400 KB record that holds a task")
     return task_store().finish(task.key, task.attempt, status, iso(now), result=result, error=error,
-                        files=files, expires_at=expiry(now))
+                               files=files, expires_at=expiry(now),
+                               hooks_due=now + hooks.HOOKS_GRACE_SECONDS if task.notify else None)
 
 
 def _describe(exc: BaseException) -> str:

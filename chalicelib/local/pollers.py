@@ -100,10 +100,16 @@ class QueuePoller(BackgroundLoop):
     Messages named in the answer's `batchItemFailures` are left on the queue (they come back after
     the visibility timeout, as on Lambda); the rest are deleted. A handler that raises leaves the
     whole batch.
+
+    As Lambda runs several invocations of a function at once, up to `concurrency` batches are
+    in flight together; and a received batch is split by MessageGroupId (the account: see
+    engine/dispatch.py), one handler call per account, so one account's slow work holds one
+    slot and never the batch of another account's messages.
     """
 
     def __init__(self, queue_url: str, handler: Handler, context_factory: ContextFactory, *,
-                 name: str, batch_size: int = 10, wait_seconds: int = 1) -> None:
+                 name: str, batch_size: int = 10, wait_seconds: int = 1,
+                 concurrency: int = 4) -> None:
         super().__init__()
         self.queue_url = queue_url
         self.name = name
@@ -112,24 +118,62 @@ class QueuePoller(BackgroundLoop):
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
         self._queue_arn: str | None = None
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Receive only when a slot is free: what is received is handled at once.
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
-                self.poll_once()
+                batches = self._receive()
             except Exception:  # the poller outlives an emulator hiccup, as Lambda's would
+                self._slots.release()
                 log.exception("poller %s: receive failed", self.name)
                 self._stop.wait(1.0)
+                continue
+            if not batches:
+                self._slots.release()
+                continue
+            for index, batch in enumerate(batches):
+                if index and not self._acquire_until_stopped():
+                    return
+                threading.Thread(target=self._handle_and_release, args=(batch,),
+                                 name=f"taskport-{self.name}-batch", daemon=True).start()
+
+    def _acquire_until_stopped(self) -> bool:
+        while not self._stop.is_set():
+            if self._slots.acquire(timeout=0.5):
+                return True
+        return False
+
+    def _handle_and_release(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._handle(messages)
+        except Exception:
+            log.exception("poller %s: a batch failed", self.name)
+        finally:
+            self._slots.release()
+
+    def _receive(self) -> list[list[dict[str, Any]]]:
+        """One received batch, split into one batch per MessageGroupId (in arrival order)."""
+        messages = aws.client("sqs").receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait_seconds, AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"]).get("Messages", [])
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for message in messages:
+            groups.setdefault(message.get("Attributes", {}).get("MessageGroupId", ""),
+                              []).append(message)
+        return list(groups.values())
 
     def poll_once(self) -> int:
         """Receive one batch and hand it to the handler; return how many messages were deleted."""
+        return sum(self._handle(batch) for batch in self._receive())
+
+    def _handle(self, messages: list[dict[str, Any]]) -> int:
         sqs = aws.client("sqs")
-        messages = sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds, AttributeNames=["All"],
-            MessageAttributeNames=["All"]).get("Messages", [])
-        if not messages:
-            return 0
         event = lambda_sqs_event(messages, self._arn(), sqs.meta.region_name)
         try:
             result = self._handler(event, self._context_factory())

@@ -145,16 +145,29 @@ class Stack:
         if started is None:
             log.info("no local sandbox server (%s is missing)", SANDBOX_MODULE)
             return
-        url, stop = started
-        self._stops.append(stop)
+        from chalicelib.local.sandbox_watch import SandboxSupervisor
+
+        first = [started]
+
+        def start_again() -> tuple[str, Callable[[], None]]:
+            again = first.pop() if first else start_sandbox(self.host)
+            if again is None:
+                raise RuntimeError(f"{SANDBOX_MODULE} is missing")
+            return again
+
+        # Restarted when it dies (docs/hardening.md); the first server is the one just started.
+        supervisor = SandboxSupervisor(start_again)
+        supervisor.start()
+        self._stops.append(supervisor.stop)
         self._stops.append(_forget_sandbox_url)
-        os.environ["TASKPORT_SANDBOX_URL"] = url
 
     def _start_server(self, app: Any) -> None:
         from chalice.local import LocalDevServer
 
+        from chalicelib.local.serving import StackHTTPServer
+
         server = LocalDevServer(app, chalice_config(app), self.host, self.port,
-                                handler_cls=request_handler_class())
+                                handler_cls=request_handler_class(), server_cls=StackHTTPServer)
         self.port = server.server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",

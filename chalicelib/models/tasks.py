@@ -286,9 +286,17 @@ def _status_actions(status: TaskStatus, key: str, now: str) -> list[Any]:
     return [TaskRecord.group_sk.set(_group_sk(status, key)), TaskRecord.updated_at.set(now)]
 
 
-def _finish_actions(status: TaskStatus, key: str, now: str, expires_at: float | None) -> list[Any]:
-    actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now),
-               TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+def _finish_actions(status: TaskStatus, key: str, now: str, expires_at: float | None,
+                    hooks_due: float | None = None) -> list[Any]:
+    # With `hooks_due` the lease stays, as the outbox of the finish hooks: written in the same
+    # write as the finish, released once the hooks ran; the janitor re-runs them when it expires.
+    lease: list[Any]
+    if hooks_due is None:
+        lease = [TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()]
+    else:
+        lease = [TaskRecord.lease_pk.set(lease_shard(key)),
+                 TaskRecord.lease_sk.set(lease_value(hooks_due))]
+    actions = [*_status_actions(status, key, now), TaskRecord.completed_at.set(now), *lease]
     if expires_at is not None:
         actions.append(TaskRecord.expires_at.set(
             dt.datetime.fromtimestamp(int(expires_at), dt.UTC)))
@@ -316,9 +324,10 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
 
 def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
            error: str | None = None, files: list[str] | None = None,
-           expires_at: float | None = None) -> Task | None:
-    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL."""
-    actions = _finish_actions(status, key, now, expires_at)
+           expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL;
+    `hooks_due` keeps a lease until release_hooks (see _finish_actions)."""
+    actions = _finish_actions(status, key, now, expires_at, hooks_due)
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:
@@ -327,6 +336,13 @@ def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any 
         actions.append(TaskRecord.files.set(files))
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
     return _update(key, actions, condition, status)
+
+
+def release_hooks(key: str) -> bool:
+    """A finished task's hooks ran: drop the lease that would have the janitor run them again."""
+    return update_quietly(TaskRecord, _pk(key), "TASK",
+                          [TaskRecord.lease_pk.remove(), TaskRecord.lease_sk.remove()],
+                          TaskRecord.status.is_in(*FINISHED))
 
 
 def hand_back(key: str, attempt: int, message: str, now: str) -> Task | None:
@@ -349,9 +365,10 @@ def set_progress(key: str, attempt: int, value: Any, now: str) -> bool:
 
 
 def settle(key: str, account_id: str, status: TaskStatus, now: str, *, result: Any = None,
-           error: str | None = None, expires_at: float | None = None) -> Task | None:
+           error: str | None = None, expires_at: float | None = None,
+           hooks_due: float | None = None) -> Task | None:
     """queued | executing -> `status` for the owning account (cancel, manual completion)."""
-    actions = _finish_actions(status, key, now, expires_at)
+    actions = _finish_actions(status, key, now, expires_at, hooks_due)
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from pynamodb.attributes import (BinaryAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
@@ -103,8 +103,11 @@ def _to_delivery(record: DeliveryRecord) -> Delivery:
 
 
 def create_delivery(delivery_id: str, *, account_id: str, task_key: str, workflow: str,
-                    task_id: str, event: str, webhook_id: str, body: str) -> Delivery:
-    """Record a new pending delivery of `body`; failed at once when the body cannot be kept."""
+                    task_id: str, event: str, webhook_id: str, body: str,
+                    exist_ok: bool = False) -> Delivery:
+    """Record a new pending delivery of `body`; failed at once when the body cannot be kept.
+
+    With `exist_ok`, a delivery of that id that exists already is answered as it is."""
     stamp = now()
     stored = zlib.compress(body.encode("utf-8"))
     fits = len(stored) <= MAX_STORED_BODY
@@ -118,7 +121,12 @@ def create_delivery(delivery_id: str, *, account_id: str, task_key: str, workflo
                                 f"the event body is {len(stored)} bytes compressed; a delivery "
                                 f"holds at most {MAX_STORED_BODY}"),
                             expires_at=int((stamp + RETENTION).timestamp()))
-    record.save(condition=DeliveryRecord.pk.does_not_exist())
+    try:
+        record.save(condition=DeliveryRecord.pk.does_not_exist())
+    except PutError as exc:
+        if not exist_ok or exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return get_delivery(task_key, delivery_id)
     return _to_delivery(record)
 
 

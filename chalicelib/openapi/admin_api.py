@@ -39,8 +39,13 @@ def _op(operation_id: str, summary: str, responses: dict[str, Any], params: list
 
 PATHS: dict[str, Any] = {
     "/health": {"get": operation("health", "Liveness", TAG, security=NONE, responses={"200": answer(
-        "Serving.", {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
-        {"status": "ok"})})},
+        "Serving.", {"type": "object", "required": ["status"], "properties": {
+            "status": {"const": "ok"}, "sandbox": {"enum": ["ok", "lambda"]}}},
+        {"status": "ok", "sandbox": "ok"}), "503": answer(
+        "The local sandbox server is down (the stack is starting a new one).", {
+            "type": "object", "required": ["status"], "properties": {
+                "status": {"const": "degraded"}, "sandbox": {"const": "down"}}},
+        {"status": "degraded", "sandbox": "down"})})},
     "/admin/v1/accounts": {"post": _op("createAccount", "Create an account with one credential of each kind", {
         "201": answer("Created; `credentials` holds the secrets, shown this once.", ref("Account"), {
             **ACCOUNT_EXAMPLE, "credentials": {"token": "tpt_...", "secret_key": "tps_...", "api_key": "tpa_...",

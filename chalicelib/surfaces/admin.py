@@ -22,8 +22,13 @@ def _account_view(account: Account) -> dict[str, Any]:
 
 
 @surface.route("/health", methods=["GET"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health() -> Any:
+    from chalicelib.local.sandbox_watch import sandbox_health
+
+    sandbox = sandbox_health()
+    if sandbox == "down":
+        return json_response({"status": "degraded", "sandbox": sandbox}, 503)
+    return {"status": "ok", "sandbox": sandbox}
 
 
 @surface.route("/admin/v1/accounts", methods=["POST"])

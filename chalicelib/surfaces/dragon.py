@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from chalice import Response
 
-from chalicelib import auth
+from chalicelib import auth, waits
 from chalicelib.config import get_settings
 from chalicelib.engine import outputs
 from chalicelib.engine import tasks as engine
@@ -131,7 +131,21 @@ def _keys(account_id: str | None) -> list[str]:
     return keys
 
 
-def _ndjson(keys: list[str], account_id: str | None, initial: list[Task] | None = None) -> Response:
+def _caller(account_id: str | None) -> str:
+    """Whose wait slots a waiting request takes: its account, else its source address."""
+    if account_id:
+        return f"account:{account_id}"
+    identity = (surface.request.context or {}).get("identity") or {}
+    return f"address:{identity.get('sourceIp') or 'unknown'}"
+
+
+def _ndjson(keys: list[str], account_id: str | None, initial: list[Task] | None = None,
+            caller: str | None = None) -> Response:
+    with waits.waiting(caller or _caller(account_id)):
+        return _ndjson_lines(keys, account_id, initial)
+
+
+def _ndjson_lines(keys: list[str], account_id: str | None, initial: list[Task] | None) -> Response:
     lines = []
     for index, batch in enumerate(engine.watch(keys, get_settings().block_wait_seconds, account_id,
                                                initial=initial)):
@@ -151,15 +165,17 @@ def _check_declared_file(principal: auth.Principal, definition: Any, filename: s
         outputs.choose(engine.output_files(principal.account_id, name), filename)
 
 
-def _file_answer(task: Task, filename: str | None, account_id: str | None, retry_path: str) -> Response:
+def _file_answer(task: Task, filename: str | None, account_id: str | None, retry_path: str,
+                 caller: str | None = None) -> Response:
     """Wait for the task, then redirect to its file; 400 with its status when it failed.
 
     When the wait ends first, redirect to /v1/file for the same task, so that a browser (an
     <img> tag) keeps waiting instead of showing an error.
     """
     outputs.choose(engine.output_files(task.account_id, task.task_type), filename)
-    task = engine.wait_for([task.key], get_settings().block_wait_seconds, account_id,
-                           initial=[task])[0]
+    with waits.waiting(caller or _caller(account_id)):
+        task = engine.wait_for([task.key], get_settings().block_wait_seconds, account_id,
+                               initial=[task])[0]
     if not task.finished:
         location = f"{retry_path}?task={quote(task.key)}"
         return Response(body=json.dumps(status_view(task)), status_code=302,
@@ -184,8 +200,9 @@ def create() -> Response:
     block = _block(body)
     tasks = _create(principal, definitions, location="body", prefix="tasks", listed=listed)
     if block:
-        tasks = engine.wait_for([t.key for t in tasks], get_settings().block_wait_seconds,
-                                initial=tasks)
+        with waits.waiting(_caller(principal.account_id)):
+            tasks = engine.wait_for([t.key for t in tasks], get_settings().block_wait_seconds,
+                                    initial=tasks)
     return _statuses(tasks)
 
 
@@ -196,7 +213,8 @@ def _create_file_post(filename: str | None, depth: int) -> Response:
         raise Invalid("task is missing", field="task", location="body")
     _check_declared_file(principal, body["task"], filename)
     task = _create(principal, [body["task"]], location="body", prefix="task", listed=False)[0]
-    return _file_answer(task, filename, None, _retry_path(filename, depth))
+    return _file_answer(task, filename, None, _retry_path(filename, depth),
+                        _caller(principal.account_id))
 
 
 @surface.route("/v1/create_file", methods=["POST"], content_types=JSON_BODIES, cors=True)
@@ -214,7 +232,8 @@ def _create_file_get(filename: str | None, depth: int) -> Response:
     definition = {k: v for k, v in query(surface.request).items() if k not in CREDENTIAL_PARAMS}
     _check_declared_file(principal, definition, filename)
     task = _create(principal, [definition], location="querystring", prefix=None, listed=False)[0]
-    return _file_answer(task, filename, None, _retry_path(filename, depth))
+    return _file_answer(task, filename, None, _retry_path(filename, depth),
+                        _caller(principal.account_id))
 
 
 @surface.route("/v1/create_file", methods=["GET"], cors=True)
@@ -233,7 +252,7 @@ def create_stream() -> Response:
     principal = _principal()
     definitions, listed = _task_definitions(body)
     tasks = _create(principal, definitions, location="body", prefix="tasks", listed=listed)
-    return _ndjson([task.key for task in tasks], None, tasks)
+    return _ndjson([task.key for task in tasks], None, tasks, _caller(principal.account_id))
 
 
 @surface.route("/v1/status", methods=["GET"], cors=True)
@@ -241,7 +260,8 @@ def status() -> Response:
     account_id = _viewer()
     keys = _keys(account_id)
     if _flag(query(surface.request).get("block"), "block", "querystring"):
-        return _statuses(engine.wait_for(keys, get_settings().block_wait_seconds, account_id))
+        with waits.waiting(_caller(account_id)):
+            return _statuses(engine.wait_for(keys, get_settings().block_wait_seconds, account_id))
     return _statuses(engine.get_tasks(keys, account_id))
 
 

@@ -5,7 +5,7 @@ from chalice import Response
 
 from chalicelib.errors import (Conflict, Forbidden, Invalid, InvalidInput, MalformedBody,
                                MethodNotAllowed, NotFound, PayloadTooLarge, TaskportError,
-                               Unauthorized, UnsupportedMediaType)
+                               TooManyRequests, Unauthorized, UnsupportedMediaType)
 from chalicelib.packages.errors import MethodFailed
 from chalicelib.surfaces.http import json_response
 from chalicelib.workflows import NotCancelable, TaskCanceled
@@ -14,6 +14,8 @@ from chalicelib.workflows import NotCancelable, TaskCanceled
 def _headers(err: TaskportError) -> dict[str, str]:
     if isinstance(err, Unauthorized):
         return {"WWW-Authenticate": err.challenge}
+    if isinstance(err, TooManyRequests):
+        return {"Retry-After": str(err.retry_after)}
     return {}
 
 

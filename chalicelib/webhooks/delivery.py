@@ -76,23 +76,37 @@ def _new_delivery_id() -> str:
     return f"{int(time.time() * 1000):013d}{secrets.token_hex(4)}"
 
 
-def _send(step: Step, delay: float = 0.0) -> None:
+def _send(step: Step, delay: float = 0.0, account_id: str | None = None) -> None:
+    # The account as MessageGroupId makes the standard queue an SQS fair queue: one account's
+    # burst of deliveries does not delay another's.
+    group = {"MessageGroupId": account_id} if account_id else {}
     aws.client("sqs").send_message(QueueUrl=aws.queue_url(get_settings().webhooks_queue),
                                    MessageBody=step.to_json(),
-                                   DelaySeconds=ladder.hop_seconds(delay))
+                                   DelaySeconds=ladder.hop_seconds(delay), **group)
 
 
-def start_delivery(task: Any, workflow: str, task_id: str, event: str) -> Delivery:
+def _finish_delivery_id(task: Any, event: str) -> str:
+    """The id of the delivery a task's finish starts: the same each time the finish hook runs."""
+    finished_at = dt.datetime.fromisoformat(task.events["completed"]).timestamp()
+    return f"{int(finished_at * 1000):013d}{webhook_id(task.key, event)[4:12]}"
+
+
+def start_delivery(task: Any, workflow: str, task_id: str, event: str, *,
+                   once: bool = False) -> Delivery:
     """Record a pending delivery of `event` for a workflow task and queue its first attempt.
 
     The delivery keeps the event's body as it is now, so every attempt sends the same bytes.
+    With `once` (the finish hook, which runs again after a crash) the delivery has an id of its
+    own event: a second run finds it and only queues its first attempt again if none was made
+    (a duplicated step is dropped by the sender).
     """
     delivery = store.create_delivery(
-        _new_delivery_id(), account_id=task.account_id, task_key=task.key, workflow=workflow,
+        _finish_delivery_id(task, event) if once else _new_delivery_id(),
+        account_id=task.account_id, task_key=task.key, workflow=workflow,
         task_id=task_id, event=event, webhook_id=webhook_id(task.key, event),
-        body=event_body(task, task_id))
-    if delivery.status == PENDING:
-        _send(Step(task.key, delivery.delivery_id, 0, time.time()))
+        body=event_body(task, task_id), exist_ok=once)
+    if delivery.status == PENDING and not delivery.attempts:
+        _send(Step(task.key, delivery.delivery_id, 0, time.time()), account_id=task.account_id)
     else:
         log.error("delivery %s of task %s not sent: %s", delivery.delivery_id, task.key,
                   delivery.reason)
@@ -225,7 +239,7 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) 
     due = time.time() + delay
     if _record(step, attempt, PENDING,
                dt.datetime.fromtimestamp(due, dt.UTC), None):
-        _send(Step(step.task_key, step.delivery_id, made, due), delay)
+        _send(Step(step.task_key, step.delivery_id, made, due), delay, workflow.account_id)
 
 
 def _post_within(url: str, headers: dict[str, str], body: bytes,
@@ -273,9 +287,12 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
     """
     failed: list[str] = []
     steps: dict[Step, str] = {}
+    groups: dict[Step, str | None] = {}  # the account a hop keeps as its MessageGroupId
     for record in records:
         try:
-            steps[Step.from_json(record["body"])] = record.get("messageId", "")
+            step = Step.from_json(record["body"])
+            steps[step] = record.get("messageId", "")
+            groups[step] = (record.get("attributes") or {}).get("MessageGroupId")
         except (KeyError, TypeError, ValueError):
             log.error("dropping malformed webhook step %r", record.get("body"))
     now_epoch = time.time()
@@ -283,7 +300,7 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
     if not steps:
         return {"batchItemFailures": []}
     with ThreadPoolExecutor(max_workers=len(steps)) as pool:
-        hops = {pool.submit(_send, step, step.due - now_epoch): step
+        hops = {pool.submit(_send, step, step.due - now_epoch, groups.get(step)): step
                 for step in steps if step not in due}
         try:
             work = _due_work(due) if due else {}

@@ -273,7 +273,7 @@ def _notify_on_finish(task: Any) -> None:
     target = (task.notify or {}).get("webhook")
     event = webhooks.event_of(task)
     if target and event:
-        webhooks.start_delivery(task, target["workflow"], target["task_id"], event)
+        webhooks.start_delivery(task, target["workflow"], target["task_id"], event, once=True)
 
 
 def _run_workflow_task(params: dict[str, Any], ctx: registry.RunContext) -> Any:

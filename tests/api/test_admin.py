@@ -9,7 +9,8 @@ from tests.conftest import admin_headers, create_account
 def test_health_answers_ok_without_credentials(client):
     response = client.http.get("/health")
     assert response.status_code == 200
-    assert json.loads(response.body) == {"status": "ok"}
+    # No local sandbox server in this test: the sandbox is the Lambda function, not checked.
+    assert json.loads(response.body) == {"status": "ok", "sandbox": "lambda"}
 
 
 def test_create_account_returns_every_credential_once(client):

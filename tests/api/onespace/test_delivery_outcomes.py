@@ -54,3 +54,66 @@ def test_refusal_at_send_time_ends_the_delivery_with_the_reason(client, basic, w
     assert "loopback" in attempt["error"]
     assert delivery["reason"].startswith("refused by the egress guard")
     assert receiver.received == []
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after it runs, no handler catches it."""
+
+
+def test_webhook_of_a_finish_killed_before_its_delivery_is_sent_by_the_janitor(
+        client, basic, workflow, receiver, monkeypatch):
+    import time
+
+    from chalicelib.engine import janitor
+    from chalicelib.models import webhooks as store
+
+    task_id = new_id()
+    assert put_task(client, basic, task_id, GOOD_INPUT).status_code == 201
+    create = store.create_delivery
+
+    def die(*args, **kwargs):
+        raise Killed()
+
+    monkeypatch.setattr(store, "create_delivery", die)
+    with pytest.raises(Killed):
+        client.http.post(f"/workflows/titles/tasks/{task_id}/complete", headers=basic,
+                         body=json.dumps({"output": {"RadioList": "x"}}))
+    monkeypatch.setattr(store, "create_delivery", create)
+    assert _deliveries(client, basic, task_id) == []
+    # The stack comes back: its janitor finds the finish whose hooks did not run.
+    assert janitor.run(now=time.time() + 120)["rehooked"] == 1
+    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    [delivery] = _deliveries(client, basic, task_id)
+    assert delivery["status"] == "delivered" and len(receiver.received) == 1
+    assert janitor.run(now=time.time() + 120) == {"redriven": 0, "failed": 0, "unsent": 0}
+
+
+def test_finish_whose_hooks_ran_is_not_rehooked_and_sends_once(client, basic, workflow, receiver):
+    import time
+
+    from chalicelib.engine import janitor
+
+    task_id = _finished_task(client, basic)
+    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    assert janitor.run(now=time.time() + 120) == {"redriven": 0, "failed": 0, "unsent": 0}
+    [delivery] = _deliveries(client, basic, task_id)
+    # Its first step may have been queued twice: any second POST carries the same webhook-id,
+    # which receivers drop (Standard Webhooks), and the delivery records one attempt.
+    assert {r.headers["webhook-id"] for r in receiver.received} == {delivery["webhook_id"]}
+    assert len(delivery["attempts"]) == 1
+
+
+def test_rerun_finish_hook_reuses_the_delivery_it_started(client, basic, account, workflow,
+                                                          receiver):
+    from chalicelib import workflows
+    from chalicelib.engine import hooks, tasks
+
+    task_id = _finished_task(client, basic)
+    task = tasks.get_task(workflows.task_key(account["id"], "titles", task_id))
+    assert hooks.finished(task)  # as the janitor would, after a crash it cannot tell from this
+    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    [delivery] = _deliveries(client, basic, task_id)
+    # Its first step may have been queued twice: any second POST carries the same webhook-id,
+    # which receivers drop (Standard Webhooks), and the delivery records one attempt.
+    assert {r.headers["webhook-id"] for r in receiver.received} == {delivery["webhook_id"]}
+    assert len(delivery["attempts"]) == 1
