@@ -8,9 +8,8 @@ import sys
 import traceback
 from typing import Any
 
-from chalicelib.sandbox.wire import failure
+from chalicelib.sandbox.wire import ALLOWED_MIMETYPES, failure
 
-ALLOWED_MIMETYPES = ("application/json", "text/plain")
 MAX_MESSAGE_CHARS = 2000
 MAX_TRACEBACK_CHARS = 16000
 DEFAULT_LOG_BYTES = 64 * 1024
@@ -202,7 +201,7 @@ def _http_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]
         if len(body) > output_bytes:
             return _too_large(len(body), output_bytes)
         return {"outcome": "ok", "status": 200, "mimetype": "text/plain",
-                "headers": {"Content-Type": "text/plain; charset=utf-8"},
+                "headers": [["Content-Type", "text/plain; charset=utf-8"]],
                 "body_length": len(body)}, body
     if not isinstance(result, Response):
         return failure("refused", "the handler must return a str or a flask.Response of mimetype "
@@ -214,6 +213,7 @@ def _http_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]
                                   "application/json or text/plain"), b""
     if len(body) > output_bytes:
         return _too_large(len(body), output_bytes)
-    headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
+    # Every field as a pair, repeated ones too: the parent decides what is passed on.
+    headers = [[k, v] for k, v in result.headers.items() if k.lower() != "content-length"]
     return {"outcome": "ok", "status": result.status_code, "mimetype": result.mimetype or "",
             "headers": headers, "body_length": len(body)}, body
