@@ -41,12 +41,14 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable
 
-from chalicelib.sandbox import child
+from chalicelib.sandbox import child, isolation
 from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
                                      frame_complete)
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+ORPHAN_SWEEPS = 10  # rounds of killing reparented strays (each round kills what the last freed)
 UID_BASE = 2_000_000  # well above any uid a distribution hands out
 UID_SLOTS = 1024  # per warm parent; parents are told apart by pid, so their uids never meet
 SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -77,6 +79,11 @@ _baseline_tasks = 0
 _environment_block = (0, 0)
 _zygote: _Zygote | None = None
 _set_up_by_zygote = False  # True in the zygote, and so in every spare it forks
+# How the kernel contains a call (isolation.py): "namespaces" where this parent may unshare
+# (root), else "seccomp"; decided once in prepare(), before the zygote is forked.
+_isolation = "seccomp"
+_hidden: dict[str, list[str]] = {}  # directories to expose under roots others cannot traverse
+_private_tmp_bytes = 64 * 1024 * 1024
 
 
 def prepare() -> None:
@@ -93,6 +100,11 @@ def prepare() -> None:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
         _environment_block = (int(fields[47]), int(fields[48]))  # env_start, env_end
+        _choose_isolation()
+        if os.geteuid() != 0:
+            # Without a uid per call, this is how a call's processes that left its group are
+            # found: orphans are reparented here instead of to init, and killed after the call.
+            _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         import gc
 
         gc.freeze()  # forked children then share the warm heap instead of copying it
@@ -101,6 +113,29 @@ def prepare() -> None:
             _baseline_tasks = _count_own_tasks()  # the zygote included
         _prepared = True
     _nursery()  # start forking spares now, before the first call
+
+
+def _choose_isolation() -> None:
+    global _isolation, _hidden, _private_tmp_bytes
+    from chalicelib.config import get_settings
+
+    _private_tmp_bytes = get_settings().sandbox_file_bytes
+    if isolation.namespaces_available():
+        _isolation = "namespaces"
+        _hidden = isolation.hidden_roots(isolation.interpreter_paths())
+    elif os.geteuid() == 0 and isolation.hidden_roots(isolation.interpreter_paths()):
+        # A uid of its own and no mount namespace: the call could not read the interpreter.
+        logging.getLogger("taskport").error(
+            "the sandbox runs as root without the right to unshare (CAP_SYS_ADMIN), and the "
+            "interpreter lives where the calls' uids cannot read it (%s): handlers will fail to "
+            "import the standard library; install Python under a readable prefix",
+            ", ".join(isolation.hidden_roots(isolation.interpreter_paths())))
+
+
+def isolation_mode() -> str:
+    """How calls are contained: "namespaces" (root) or "seccomp" (unprivileged)."""
+    prepare()
+    return _isolation
 
 
 def execute(call: dict[str, Any], body: bytes,
@@ -282,8 +317,10 @@ def _hatch(dirty: _Used | None) -> _Spare:
     call_read, call_write = os.pipe()
     answer_read, answer_write = os.pipe()
     try:
-        pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
-                          dirty_uid)
+        with _spares_lock:  # so that no orphan sweep takes the new spare for a stray
+            pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
+                              dirty_uid)
+            _spare_pids.add(pid)
     except BaseException:
         for fd in (call_read, call_write, answer_read, answer_write):
             os.close(fd)
@@ -425,6 +462,11 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     """
     global _set_up_by_zygote
     _set_up_process()  # once for every spare: no other thread can hold a lock here
+    if _isolation == "namespaces":
+        # Once for every spare: each spare's mount namespace is a copy of this one, and they
+        # share this network namespace (only a loopback, down); no call can make a socket in it.
+        isolation.unshare(isolation.CLONE_NEWNS | isolation.CLONE_NEWNET)
+        isolation.shared_view(_hidden)
     _set_up_by_zygote = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
     clone = _clone_with_our_parent()
@@ -505,12 +547,50 @@ def _clean_up(spare: _Spare, replace: bool = True) -> None:
     """Kill what the call left in its group, reap it, remove its directory; order a new spare."""
     _kill(spare.pid)  # the child is not reaped yet, so its pid (and group id) is still ours
     _reap(spare.pid)
+    with _spares_lock:
+        _spare_pids.discard(spare.pid)
+    if spare.uid is None:
+        _kill_orphans()
     _remove_workdir(spare.workdir)
     if replace:
         _nursery().replace((spare.uid, spare.handed_at) if spare.uid is not None else None)
     elif spare.uid is not None:
         _sweep_uid(spare.uid, spare.handed_at)
         _release_uid(spare.uid)
+
+
+_spares_lock = threading.Lock()
+_spare_pids: set[int] = set()  # spares forked and not yet reaped: this process's own children
+
+
+def _kill_orphans() -> None:
+    """Unprivileged: kill and reap every child of this process that is neither the zygote nor
+    a spare, i.e. a call's process whose parent died (this process is their subreaper)."""
+    for _ in range(ORPHAN_SWEEPS):
+        zygote = _zygote
+        with _spares_lock:
+            known = set(_spare_pids) | ({zygote.pid} if zygote is not None else set())
+        strays = [pid for pid in _own_children() if pid not in known]
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in strays:
+            _reap(pid)
+
+
+def _own_children() -> list[int]:
+    pids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as children:
+                pids.extend(int(pid) for pid in children.read().split())
+    except (OSError, ValueError):
+        pass  # a thread ended meanwhile: the next round looks again
+    return pids
 
 
 _cleanup_queue: queue.Queue[Callable[[], None]] | None = None
@@ -771,6 +851,9 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         os.environ["HOME"] = os.environ["TMPDIR"] = workdir
         if dirty_uid is not None:
             _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
+        if uid is not None and _isolation == "namespaces":
+            isolation.private_view(workdir, uid, _private_tmp_bytes,
+                                   None if _set_up_by_zygote else _hidden)
         os.chdir(workdir)
         if uid is not None:
             os.setgroups([])
@@ -780,6 +863,8 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _rehearse()
+        # Last, once the spare's own set-up is done: from here on only the call runs.
+        isolation.install_seccomp()
         vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
         frame = _read_frame(CALL_FD)
@@ -995,6 +1080,8 @@ def _remove_files_of(uid: int, since: float) -> None:
     A directory whose entries have not changed since the call began (less a margin for the
     kernel's coarse file clock) holds nothing of it and is not read: a busy /tmp costs ms.
     """
+    if _isolation == "namespaces":
+        return  # the call had a private tmpfs on each of them, gone with its mount namespace
     for root in SHARED_TMP_DIRS:
         try:
             status = os.stat(root)
