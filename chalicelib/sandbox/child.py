@@ -8,8 +8,9 @@ import sys
 import traceback
 from typing import Any
 
-from chalicelib.sandbox.wire import ALLOWED_MIMETYPES, failure
+from chalicelib.sandbox.wire import failure
 
+ALLOWED_MIMETYPES = ("application/json", "text/plain")
 MAX_MESSAGE_CHARS = 2000
 MAX_TRACEBACK_CHARS = 16000
 DEFAULT_LOG_BYTES = 64 * 1024
