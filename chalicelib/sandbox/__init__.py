@@ -17,7 +17,7 @@ from chalicelib.sandbox import client
 from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptError, Timeout,
                                        TooLarge)
 from chalicelib.sandbox.wire import (STATUS_OF_OUTCOME, CallReport, HttpAnswer, HttpCall, Limits,
-                                     raise_for)
+                                     checked_http_answer, raise_for)
 
 __all__ = ["Limits", "HttpCall", "HttpAnswer", "CallReport", "SandboxError", "Timeout",
            "Crashed", "ScriptError", "TooLarge", "Refused", "run_function", "run_http_handler"]
@@ -47,18 +47,9 @@ def run_http_handler(source: str, filename: str, request: HttpCall,
     http = {"method": request.method, "path": request.path, "headers": dict(request.headers),
             "query": {k: list(v) for k, v in request.query.items()}}
 
-    def answer(header: dict[str, Any], body: bytes) -> HttpAnswer:
-        raw = header.get("headers")
-        headers = raw if isinstance(raw, dict) else {}
-        status = header.get("status")
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            raise Refused(f"the handler answered an invalid status {status!r}")
-        return HttpAnswer(status=status, headers={str(k): str(v) for k, v in headers.items()},
-                          body=body, mimetype=str(header.get("mimetype") or ""))
-
     return _run({"kind": "http", "source": source, "filename": filename, "function": function,
                  "http": http, "args": list(request.args), "kwargs": dict(request.kwargs)},
-                request.body, limits, on_report, answer)
+                request.body, limits, on_report, checked_http_answer)
 
 
 def _run(call: dict[str, Any], body: bytes, limits: Limits | None, on_report: OnReport | None,

@@ -205,7 +205,7 @@ def _http_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]
         if len(body) > output_bytes:
             return _too_large(len(body), output_bytes)
         return {"outcome": "ok", "status": 200, "mimetype": "text/plain",
-                "headers": {"Content-Type": "text/plain; charset=utf-8"},
+                "headers": [["Content-Type", "text/plain; charset=utf-8"]],
                 "body_length": len(body)}, body
     if not isinstance(result, Response):
         return failure("refused", "the handler must return a str or a flask.Response of mimetype "
@@ -217,6 +217,7 @@ def _http_answer(result: Any, output_bytes: int) -> tuple[dict[str, Any], bytes]
                                   "application/json or text/plain"), b""
     if len(body) > output_bytes:
         return _too_large(len(body), output_bytes)
-    headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
+    # Every field as a pair, repeated ones too: the parent decides what is passed on.
+    headers = [[k, v] for k, v in result.headers.items() if k.lower() != "content-length"]
     return {"outcome": "ok", "status": result.status_code, "mimetype": result.mimetype or "",
             "headers": headers, "body_length": len(body)}, body

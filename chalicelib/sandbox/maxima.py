@@ -14,7 +14,8 @@ def from_settings() -> Limits:
     wall = max(settings.handler_wall_seconds, settings.task_wall_seconds)
     return Limits(wall_seconds=wall, cpu_seconds=wall, memory_bytes=settings.handler_memory_bytes,
                   output_bytes=settings.handler_output_bytes,
-                  processes=settings.sandbox_processes, file_bytes=settings.sandbox_file_bytes)
+                  processes=settings.sandbox_processes, file_bytes=settings.sandbox_file_bytes,
+                  log_bytes=settings.run_output_bytes)
 
 
 def capped(limits: Limits, maxima: Limits) -> Limits:

@@ -163,6 +163,7 @@ def execute(call: dict[str, Any], body: bytes,
         # Sharing the parent's uid, the child's RLIMIT_NPROC must allow for the user's tasks.
         tasks = 0 if spare.uid is not None else (
             _baseline_tasks + threading.active_count() + POOL_SIZE)
+        call = {**call, "log_bytes": limits.log_bytes}  # the capture cap, as capped here
         frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks,
                               "body_length": len(body)}, body)
         baseline = _baseline(spare.pid)  # before the call is written: it may be done at once

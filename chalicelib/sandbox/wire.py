@@ -7,6 +7,7 @@ is untrusted, so the parent only ever parses JSON from it.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -81,6 +82,107 @@ class HttpAnswer(NamedTuple):
     headers: dict[str, str]
     body: bytes
     mimetype: str
+
+
+ALLOWED_MIMETYPES = ("application/json", "text/plain")  # the only ones a body may have
+MAX_ANSWER_HEADERS = 64
+MAX_ANSWER_HEADER_BYTES = 8 * 1024  # names, values and their separators, all headers together
+# Never passed on from a handler. Hop-by-hop headers and Content-Length belong to the
+# platform's own connection; the rest would act on the API's origin, which every account's
+# endpoints and the console share (a cookie, a wiped site storage, a pinned HSTS policy).
+DROPPED_HEADERS = frozenset({
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+    "upgrade", "content-length", "set-cookie", "set-cookie2", "clear-site-data",
+    "strict-transport-security",
+})
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls but tab: CR, LF, NUL...
+
+
+def checked_http_answer(header: Mapping[str, Any], body: bytes) -> HttpAnswer:
+    """The answer a handler's frame describes, checked by a process user code cannot reach:
+    status, header names and values, header count and size, and one Content-Type chosen by the
+    mimetype rule. Refused when any of it is not acceptable; what DROPPED_HEADERS names is
+    removed, and the answer always says `X-Content-Type-Options: nosniff`."""
+    status = header.get("status")
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise Refused(f"the handler answered an invalid status {status!r}")
+    if status in (204, 304) and body:
+        raise Refused(f"the handler answered a body with status {status}, which has none")
+    pairs = _header_pairs(header.get("headers"))
+    if len(pairs) > MAX_ANSWER_HEADERS:
+        raise Refused(f"the handler answered {len(pairs)} headers; at most "
+                      f"{MAX_ANSWER_HEADERS} are passed on")
+    size = sum(len(name) + len(value) + 4 for name, value in pairs)
+    if size > MAX_ANSWER_HEADER_BYTES:
+        raise Refused(f"the handler answered {size} bytes of headers; at most "
+                      f"{MAX_ANSWER_HEADER_BYTES} are passed on")
+    headers: dict[str, str] = {}
+    spelling: dict[str, str] = {}  # lower-case name -> the first spelling seen
+    content_types: list[str] = []
+    for name, value in pairs:
+        _check_header(name, value)
+        lower = name.lower()
+        if lower == "content-type":
+            content_types.append(value)
+        elif lower not in DROPPED_HEADERS and lower != "x-content-type-options":
+            key = spelling.setdefault(lower, name)
+            # Repeated fields are one comma-separated field (RFC 9110 5.3); Set-Cookie, the
+            # exception, is never passed on.
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    mimetype, content_type = _content_type(content_types, bool(body))
+    if content_type:
+        headers["Content-Type"] = content_type
+    headers["X-Content-Type-Options"] = "nosniff"
+    return HttpAnswer(status=status, headers=headers, body=body, mimetype=mimetype)
+
+
+def _header_pairs(raw: Any) -> list[tuple[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, (dict, list)):
+        raise Refused("the handler answered malformed headers")
+    items: list[Any] = list(raw.items()) if isinstance(raw, dict) else raw
+    pairs = []
+    for item in items:
+        if (not isinstance(item, (list, tuple)) or len(item) != 2
+                or not all(isinstance(part, str) for part in item)):
+            raise Refused("the handler answered malformed headers")
+        pairs.append((item[0], item[1]))
+    return pairs
+
+
+def _check_header(name: str, value: str) -> None:
+    if not _TOKEN.match(name):
+        raise Refused(f"the handler answered a header named {name[:100]!r}, which is not a "
+                      "valid header name")
+    if _FORBIDDEN_IN_VALUE.search(value):
+        raise Refused(f"the handler's header {name!r} holds a line break or control character")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise Refused(f"the handler's header {name!r} holds characters that a header cannot "
+                      "carry (only ISO-8859-1)") from None
+
+
+def _content_type(values: list[str], has_body: bool) -> tuple[str, str]:
+    """(mimetype, the one Content-Type to send) from the handler's Content-Type headers."""
+    kinds = {value.split(";", 1)[0].strip().lower() for value in values}
+    if len(kinds) > 1:
+        raise Refused(f"the handler answered {len(values)} different Content-Type headers")
+    mimetype = kinds.pop() if kinds else ""
+    if mimetype not in ALLOWED_MIMETYPES:
+        if has_body:
+            raise Refused("the handler returned a flask.Response of mimetype "
+                          f"{mimetype!r}; a body needs mimetype application/json or text/plain")
+        return mimetype, ""  # no body: nothing for a type to describe
+    charset = "utf-8" if mimetype == "text/plain" else ""
+    for parameter in values[0].split(";")[1:]:
+        key, _, given = parameter.partition("=")
+        given = given.strip().strip('"')
+        if key.strip().lower() == "charset" and _TOKEN.match(given) and len(given) <= 40:
+            charset = given
+    return mimetype, f"{mimetype}; charset={charset}" if charset else mimetype
 
 
 class CallReport(NamedTuple):

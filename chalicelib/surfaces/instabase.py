@@ -139,7 +139,25 @@ def trigger(path: str) -> Response:
     answer = endpoints.trigger(account_id, path, HttpCall(
         method=request.method, path=f"{ROOT}/u/{path}", headers=forwarded, query=query_lists,
         body=raw_body(request)))
-    answered = {k: v for k, v in answer.headers.items()
-                if k.lower() not in ("content-length", "transfer-encoding", "connection")}
-    return Response(body=answer.body.decode("utf-8", errors="replace"), headers=answered,
-                    status_code=answer.status)
+    answered: dict[str, str | list[str]] = {
+        k: v for k, v in answer.headers.items()
+        if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+    try:
+        return Response(body=answer.body.decode("utf-8"), headers=answered,
+                        status_code=answer.status)
+    except UnicodeDecodeError:
+        return _BytesResponse(body=answer.body, headers=answered, status_code=answer.status)
+
+
+class _BytesResponse(Response):
+    """A body that is not UTF-8 text, sent base64-encoded for the gateway to decode, whatever
+    its content type: a handler's bytes pass intact (API Gateway decodes them where the API's
+    binary media types cover the request's Accept, e.g. */*)."""
+
+    def to_dict(self, binary_types: list[str] | None = None) -> dict[str, Any]:
+        import base64
+
+        response = super().to_dict(None)
+        response["body"] = base64.b64encode(self.body).decode("ascii")
+        response["isBase64Encoded"] = True
+        return response

@@ -286,3 +286,14 @@ def test_next_call_passes_over_spares_a_call_killed_without_uids():
     out = json.loads(done.stdout.decode().splitlines()[-1])
     assert out["killed"] >= 1  # the path under test was taken
     assert out["next"] == "still serving"
+
+
+def test_output_cap_is_capped_by_the_sandbox_side(monkeypatch):
+    from chalicelib.sandbox import maxima
+
+    monkeypatch.setenv("TASKPORT_RUN_OUTPUT_BYTES", "50")
+    from chalicelib import config
+
+    config.get_settings.cache_clear()
+    most = maxima.from_settings()
+    assert maxima.capped(Limits(log_bytes=10_000_000), most).log_bytes == 50
