@@ -5,9 +5,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: dev test package lint-template bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e '.[cli]'
 	touch $(STAMP)
 
 dev: $(STAMP)

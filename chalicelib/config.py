@@ -1,5 +1,9 @@
 """Every environment variable Taskport reads, read in one place.
 
+TASKPORT_RUN_OUTPUT_BYTES (default 65536): how much of each of a sandbox call's stdout and
+stderr is kept for its report (docs/sandbox-io.md).
+TASKPORT_SANDBOX_NETWORK: network for user code in the sandbox; only `none` is offered
+(docs/sandbox-isolation.md).
 Visibility (docs/observability.md): TASKPORT_LOG_LEVEL (INFO), TASKPORT_LOG_FORMAT (text | json;
 json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT_RUNS_TABLE,
 TASKPORT_RUN_RETENTION_DAYS (7).
@@ -77,11 +81,14 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    run_output_bytes: int = 64 * 1024
+    sandbox_network: str = "none"
     runs_table: str = "taskport-dev-runs"
     run_retention_seconds: int = 7 * 86400
     log_level: str = "INFO"
     log_format: str = ""
     metrics: bool = False
+    dev_file: str = ""
 
     @property
     def require_admin_token(self) -> str:
@@ -142,12 +149,15 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        run_output_bytes=_int("TASKPORT_RUN_OUTPUT_BYTES", 64 * 1024),
+        sandbox_network=os.environ.get("TASKPORT_SANDBOX_NETWORK", "none").strip().lower() or "none",
         runs_table=os.environ.get("TASKPORT_RUNS_TABLE", f"{prefix}-runs"),
         run_retention_seconds=int(_float("TASKPORT_RUN_RETENTION_DAYS", 7.0) * 86400),
         log_level=_log_level(),
         log_format=_log_format(),
         # EMF lines are printed to stdout; CloudWatch reads them on Lambda, elsewhere they are noise.
         metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
+        dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
     )
 
 

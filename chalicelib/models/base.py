@@ -59,8 +59,9 @@ def checked_start(start: dict[str, Any] | None, pk: str, sk_prefix: str) -> dict
         return None
     try:
         ours = (set(start) == {"pk", "sk"} and start["pk"] == {"S": pk}
-                and start["sk"]["S"].startswith(sk_prefix))
-    except (KeyError, TypeError, AttributeError):
+                and set(start["sk"]) == {"S"} and start["sk"]["S"].startswith(sk_prefix)
+                and len(start["sk"]["S"]) <= 1024 and bool(start["sk"]["S"].encode("utf-8")))
+    except (KeyError, TypeError, AttributeError, UnicodeEncodeError):
         ours = False
     if not ours:
         raise Invalid("pageToken belongs to another listing", field="pageToken")
