@@ -137,7 +137,8 @@ def trigger(account_id: str, path: str, call: sandbox.HttpCall) -> sandbox.HttpA
                         subject_key=f"endpoint:{endpoint.endpoint_id}", endpoint=endpoint.endpoint_id, path=path,
                         script=endpoint.handler_script_path) as run:
         source, _ = files.read_script(account_id, endpoint.handler_script_path)
-        answer = sandbox.run_http_handler(source, endpoint.handler_script_path, call)
+        answer = sandbox.run_http_handler(source, endpoint.handler_script_path, call,
+                                          on_report=runs.on_report)
         run.http_status = answer.status
         return answer
 

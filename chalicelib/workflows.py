@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-from chalicelib import egress, files
+from chalicelib import egress, files, runs
 from chalicelib.config import get_settings
 from chalicelib.engine import hooks, registry
 from chalicelib.engine import tasks as engine
@@ -306,7 +306,7 @@ def _run_workflow_task(params: dict[str, Any], ctx: registry.RunContext) -> Any:
         min(settings.handler_wall_seconds, max(remaining - 1.0, 0.1))
     source, _ = files.read_script(ctx.account_id, script)
     output = sandbox.run_function(source, script, "handler", [params["input"]], {},
-                                  sandbox.Limits(wall_seconds=wall))
+                                  sandbox.Limits(wall_seconds=wall), on_report=runs.on_report)
     if not isinstance(output, dict):
         raise TypeError(f"the script {script} returned {type(output).__name__}; "
                         "handler(input) must return a dict of outputs")

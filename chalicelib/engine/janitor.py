@@ -22,6 +22,7 @@ from chalicelib.engine.tasks import iso
 from chalicelib.engine.worker import give_up
 from chalicelib.models import tasks as store
 from chalicelib.models.tasks import QUEUED, Task
+from chalicelib.observability import events
 
 log = logging.getLogger("taskport.engine")
 BATCH = 500
@@ -42,13 +43,16 @@ def run(now: float | None = None, limit: int = BATCH) -> dict[str, int]:
         if task is None or task.finished:
             continue
         if task.attempt >= settings.task_max_attempts:
-            if give_up(task, lease.lease_sk, settings.task_max_attempts, now) is not None:
+            ended = give_up(task, lease.lease_sk, settings.task_max_attempts, now)
+            if ended is not None:
                 failed += 1
+                events.given_up(task.key, task.attempt, not ended.finished)
             continue
         moved = store.redrive(task.key, task.status, lease.lease_sk,
                               now + _next_lease(task, now, settings.task_lease_seconds), iso(now))
         if moved is not None:
             redriven.append(task.key)
+            events.redriven(task.key, task.status, task.attempt)
     unsent = dispatch.send(redriven) if redriven else []
     if redriven or failed:
         log.info("janitor: re-drove %d tasks (%d unsent), gave up on %d",

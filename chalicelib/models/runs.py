@@ -173,11 +173,16 @@ def _encode_cursor(last_key: dict[str, Any]) -> str:
 
 
 def decode_cursor(cursor: str, hash_name: str, hash_value: str) -> dict[str, Any]:
-    """A query's start key from a cursor this listing gave; Invalid(field=cursor) otherwise."""
+    """A query's start key from a cursor this listing gave; Invalid(field=cursor) otherwise
+    (nothing a client crafts reaches the query: a malformed start key is DynamoDB's 500)."""
     try:
         last_key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        ours = isinstance(last_key, dict) and last_key.get(hash_name) == {"S": hash_value}
-    except (ValueError, TypeError):
+        ours = (isinstance(last_key, dict) and set(last_key) == {"pk", "sk", hash_name, "run_id"}
+                and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                        and 0 < len(v["S"]) <= 1024 for v in last_key.values())
+                and last_key[hash_name]["S"] == hash_value and last_key["sk"]["S"] == "RUN"
+                and last_key["pk"]["S"] == f"RUN#{last_key['run_id']['S']}")
+    except (ValueError, TypeError, RecursionError):
         ours = False
     if not ours:
         raise Invalid("the cursor is not one this listing gave", field="cursor")

@@ -468,6 +468,26 @@ def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[s
     return tasks, _encode_cursor(index, last_key)
 
 
+def _account_start(cursor: str, account_id: str) -> dict[str, Any]:
+    """The start key of a by_account cursor; Invalid unless it is exactly one this listing gave
+    (a crafted start key would be DynamoDB's 500)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        decoded = json.loads(raw)
+        last_key = decoded["k"]
+        ours = (isinstance(last_key, dict)
+                and set(last_key) == {"pk", "sk", "account_id", "created_at"}
+                and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                        and 0 < len(v["S"]) <= 1024 for v in last_key.values())
+                and last_key["sk"]["S"] == "TASK" and last_key["pk"]["S"].startswith("TASK#")
+                and last_key["account_id"]["S"] == account_id)
+    except (ValueError, KeyError, TypeError, RecursionError):
+        ours = False
+    if not ours:
+        raise Invalid("the cursor is not one this listing gave", field="cursor")
+    return last_key
+
+
 def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str | None,
                  limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
     """A page of the account's tasks of every surface, newest first, optionally filtered."""
@@ -475,9 +495,7 @@ def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str
     if task_type is not None:
         by_type = TaskRecord.task_type == task_type
         condition = by_type if condition is None else condition & by_type
-    _, last_key = _decode_cursor(cursor) if cursor else (0, None)
-    if last_key is not None and last_key.get("account_id", {}).get("S") != account_id:
-        raise Invalid("the cursor belongs to another listing", field="cursor")
+    last_key = _account_start(cursor, account_id) if cursor else None
     results = TaskRecord.by_account.query(account_id, filter_condition=condition,
                                           scan_index_forward=False, limit=limit, page_size=limit,
                                           last_evaluated_key=last_key)

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import files, sandbox
+from chalicelib import files, runs, sandbox
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from chalicelib.models import packages as store
@@ -72,7 +72,7 @@ def _describe(source: str, filename: str) -> tuple[Method, ...]:
     """The methods the source offers, found by loading it in the sandbox (never here)."""
     try:
         answer = sandbox.run_function(runtime_script(source, filename), filename,
-                                      "taskport_describe", [], {})
+                                      "taskport_describe", [], {}, on_report=runs.on_report)
     except sandbox.SandboxError as exc:
         raise Invalid(f"the source could not be loaded: {exc.message}", field="source") from exc
     if "invalid" in answer:
@@ -94,7 +94,9 @@ def create_version(account_id: str, package_handle: Any, handle: Any,
     version_id = uuid.uuid4().hex
     # A fresh path per version id: a create that loses a race never overwrites a stored source.
     path = f"{SOURCE_ROOT}/{package.handle}/{handle}/{version_id}.py"
-    methods = _describe(source, path)
+    with runs.recording(runs.BUILD, account_id, subject_key=f"package:{package.handle}",
+                        package=package.handle, version=handle):
+        methods = _describe(source, path)
     stored = files.put_file(account_id, path, source.encode("utf-8"), "text/x-python")
     try:
         return store.create_version(PackageVersion(

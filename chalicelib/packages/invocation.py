@@ -71,7 +71,8 @@ def _run(account_id: str, params: dict[str, Any], limits: sandbox.Limits) -> Any
     path = params["source_path"]
     answer = sandbox.run_function(
         runtime_script(_source(account_id, params), path), path, "taskport_invoke",
-        [params["method"], params["config"], params["arguments"]], {}, limits)
+        [params["method"], params["config"], params["arguments"]], {}, limits,
+        on_report=runs.on_report)
     if not isinstance(answer, dict):
         raise sandbox.Crashed("the package runtime answered something unreadable")
     if "invalid" in answer:

@@ -6,7 +6,7 @@ import binascii
 from typing import Any
 from collections.abc import Callable
 
-from chalicelib import files
+from chalicelib import files, runs
 from chalicelib.engine import registry
 from chalicelib.errors import Invalid
 from chalicelib.models.task_types import TaskTypeDefinition
@@ -76,7 +76,7 @@ def runner(found: TaskTypeDefinition) -> registry.Run:
         answer = sandbox.run_function(
             WRAPPER_SOURCE, WRAPPER_FILENAME, FUNCTION,
             [source, found.script_path, params, ctx.key, list(found.files) if found.files else None],
-            {}, sandbox.Limits(wall_seconds=wall))
+            {}, sandbox.Limits(wall_seconds=wall), on_report=runs.on_report)
         if not isinstance(answer, dict) or not isinstance(answer.get("files"), list):
             raise sandbox.Crashed("the task script's answer is malformed")
         for value in answer.get("progress") or []:

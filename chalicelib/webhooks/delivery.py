@@ -8,6 +8,7 @@ every attempt and every replay, so receivers can drop duplicates: exactly once i
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -27,6 +28,7 @@ from chalicelib.models import webhooks as store
 from chalicelib.models import workflows as workflow_store
 from chalicelib.models.base import now
 from chalicelib.models.webhooks import DELIVERED, FAILED, PENDING, Attempt, Delivery
+from chalicelib.observability import events
 from chalicelib.webhooks import ladder, signing
 
 log = logging.getLogger("taskport.webhooks")
@@ -193,14 +195,20 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) 
                       status_code=status_code, error=error)
     made = step.attempts_made + 1
 
+    def report(outcome: str, retry: float | None = None) -> None:
+        events.webhook_attempt(step.delivery_id, step.task_key, url, status_code,
+                               attempt.duration_ms, outcome, retry, error)
+
     if error is None:
         _record(step, attempt, DELIVERED, None, None)
+        report("delivered")
         return
     if refused:
         _record(step, attempt, FAILED, None, f"refused by the egress guard: {error}")
         return
     if status_code == 410:
         reason = "the receiver answered 410 Gone: the workflow's webhook is disabled"
+        report("disabled")
         if _record(step, attempt, FAILED, None, reason):
             workflow_store.disable_webhook(workflow.account_id, workflow.handle,
                                            workflow.webhook_url, "the receiver answered 410 Gone")
@@ -208,9 +216,11 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) 
     delay = ladder.next_delay(made, settings.webhook_schedule)
     if delay is None:
         _record(step, attempt, FAILED, None, f"gave up after {made} attempts")
+        report("failed")
         return
     if retry_after is not None:
         delay = max(delay, retry_after)
+    report("retry", delay)
     due = time.time() + delay
     if _record(step, attempt, PENDING,
                dt.datetime.fromtimestamp(due, dt.UTC), None):
@@ -279,7 +289,9 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
         except Exception:
             log.exception("loading %d webhook steps failed", len(due))
             work, failed = {}, [steps[step] for step in due]
-        attempts = {pool.submit(deliver_step, step, *loaded): step for step, loaded in work.items()}
+        # Each attempt's log lines carry this invocation's ids (a copy of the context each).
+        attempts = {pool.submit(contextvars.copy_context().run, deliver_step, step, *loaded): step
+                    for step, loaded in work.items()}
         for future, step in [*hops.items(), *attempts.items()]:
             try:
                 future.result()

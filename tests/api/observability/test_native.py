@@ -1,6 +1,7 @@
 """Taskport's own API: an account's tasks and runs, newest first, paged, isolated per account."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -62,6 +63,24 @@ def test_bad_task_listing_parameters_answer_400(client, account, query, field):
 def test_bad_run_listing_parameters_answer_400(client, account, query, field):
     status, body = get(client, f"{ROOT}/runs?{query}", account)
     assert status == 400 and body["error"]["field"] == field
+
+
+def _crafted(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("listing, cursor", [
+    ("tasks", _crafted({"s": 0, "k": {"pk": {"N": "1"}, "sk": {"S": "TASK"}}})),
+    ("tasks", _crafted({"s": 0, "k": {"pk": {"S": "TASK#a"}, "sk": {"S": "TASK"},
+                                      "account_id": {"S": "someone-else"},
+                                      "created_at": {"S": "2026"}}})),
+    ("runs", _crafted({"pk": {"S": "RUN#r"}, "sk": {"S": "RUN"}, "account_id": {"S": "x"},
+                       "run_id": {"S": "r"}})),
+    ("runs", _crafted([1, 2])),
+])
+def test_crafted_cursors_answer_400_never_reach_the_table(client, account, listing, cursor):
+    status, body = get(client, f"{ROOT}/{listing}?cursor={cursor}", account)
+    assert status == 400 and body["error"]["field"] == "cursor"
 
 
 def test_another_accounts_cursor_is_refused(client, account, other_account, world):

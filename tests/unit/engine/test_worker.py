@@ -379,7 +379,7 @@ def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, worl
     assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
 
 
-def test_worker_writes_twice_per_task_and_reads_nothing(engine):
+def test_worker_writes_twice_per_task_plus_its_run_record_and_reads_nothing(engine):
     from chalicelib.engine import worker
     from tests.unit.engine.calls import count_calls
 
@@ -388,7 +388,8 @@ def test_worker_writes_twice_per_task_and_reads_nothing(engine):
     with count_calls() as calls:
         report = worker.handle_batch(_event(*[t.key for t in tasks])["Records"])
     assert report == {"batchItemFailures": []}
-    assert calls == ["DynamoDB.UpdateItem"] * 20
+    # claim and finish, and the attempt's run record (docs/observability.md)
+    assert sorted(calls) == ["DynamoDB.PutItem"] * 10 + ["DynamoDB.UpdateItem"] * 20
     assert {t.status for t in engine.get_tasks([t.key for t in tasks])} == {"success"}
 
 
