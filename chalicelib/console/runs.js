@@ -3,7 +3,8 @@ import { call } from "./api.js";
 import { clear, empty, errorBox, h, output, statusBadge, time } from "./dom.js";
 
 function ms(value) {
-  return value === undefined || value === null ? "" : `${value} ms`;
+  if (value === undefined || value === null) return "";
+  return `${value >= 100 ? Math.round(value) : Math.round(value * 10) / 10} ms`;
 }
 
 function bytes(value) {

@@ -8,10 +8,12 @@ from typing import Any
 
 from chalicelib.openapi import (admin_api, endpoints_api, packages_api, taskport_api, tasks_api,
                                 workflows_api)
+from chalicelib.openapi import console_api
 from chalicelib.openapi.common import SECURITY_SCHEMES
 
 VERSION = "0.1.0"
-SURFACES = (tasks_api, workflows_api, endpoints_api, packages_api, taskport_api, admin_api)
+SURFACES = (tasks_api, workflows_api, endpoints_api, packages_api, taskport_api, admin_api,
+            console_api)
 DESCRIPTION = """Four API surfaces over one engine, each wire-compatible with a public API, plus Taskport's own:
 
 * **Tasks** (`/v1`): create tasks, wait for them, stream their statuses, fetch their files.

@@ -171,3 +171,30 @@ def test_task_progress_number_drawn_as_bar(page: Any, stack: str, api: Api,
     assert PLANT in page.locator("pre.json").first.inner_text()
     assert page.evaluate("window.__xss") is None
     assert page.locator("main img").count() == 0
+
+
+def test_tasks_filtered_by_status_and_type(page: Any, stack: str, api: Api,
+                                           account: Account) -> None:
+    needs_route(api, account, "/taskport/v1/tasks", NATIVE_TASKS)
+    [done] = _create(api, account, [{"task_name": "hello", "name": "Ada"}])
+    status, body = api.call("/workflows/hold", "PUT", {
+        "name": "Hold", "input_fields": [], "webhook_url": "http://127.0.0.1:9/hook"},
+        account.basic)
+    assert status == 201, body
+    status, body = api.call("/workflows/hold/tasks/0b9d4a3e-3f8e-4c47-a2b1-5a6f7e8d9c0b", "PUT",
+                            {"input": {}}, account.basic)
+    assert status == 201, body
+    sign_in(page, stack, account)
+    page.locator(f'tr[data-key="{done}"]').get_by_text("success", exact=True).wait_for(
+        timeout=30_000)
+    assert page.locator("tbody tr").count() == 2
+    page.get_by_label("Type").fill("hello")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_function("() => document.querySelectorAll('tbody tr').length === 1")
+    assert page.locator(f'tr[data-key="{done}"]').count() == 1
+    page.get_by_label("Type").fill("")
+    page.get_by_label("Status").select_option("queued")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_function("() => !document.querySelector('tr[data-key=\"" + done + "\"]')")
+    assert page.locator("tbody tr").count() == 1
+    assert "workflow.task" in page.locator("tbody tr").inner_text()
