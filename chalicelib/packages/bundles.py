@@ -10,8 +10,9 @@ import hashlib
 import json
 from typing import Any, NamedTuple
 
-from chalicelib import files, sandbox
+from chalicelib import sandbox
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.packages import storage
 from chalicelib.packages.errors import MethodFailed
 from chalicelib.sandbox import bundles as sandbox_bundles
 from chalicelib.sandbox import client
@@ -61,14 +62,10 @@ def _key(target: Target) -> str:
 
 def _bundle_bytes(target: Target) -> bytes:
     try:
-        data, etag = files.read_file(target.account_id, target.path)
-    except NotFound as exc:
+        return storage.read(target.account_id, target.path, target.etag)
+    except (NotFound, Conflict) as exc:
         raise Conflict(f"the bundle of package {target.package!r} version {target.version!r} "
-                       "was deleted") from exc
-    if etag != target.etag:
-        raise Conflict(f"the bundle of package {target.package!r} version {target.version!r} "
-                       "changed after the version was built")
-    return data
+                       f"is not the one it was built with: {exc.message}") from exc
 
 
 def call(target: Target, payload: dict[str, Any], limits: sandbox.Limits,
