@@ -12,6 +12,8 @@ TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
 
 app = Chalice(app_name="taskport")
+# The official Steamship client uploads package zips as multipart; API Gateway must pass the bytes.
+app.api.binary_types.append("multipart/form-data")
 app.register_blueprint(admin.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
