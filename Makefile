@@ -9,9 +9,10 @@ BUNDLE_WHEELS := steamship==2.17.34
 
 .PHONY: dev test package lint-template bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e '.[cli]'
 	touch $(STAMP)
 
 $(WHEELS): $(STAMP) Makefile

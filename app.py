@@ -1,9 +1,15 @@
-"""Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, nothing else."""
+"""Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, and installs
+the task types (chalicelib.composition); nothing else."""
+import os
+import sys
+
 from chalice import Chalice, Rate
 
+from chalicelib import composition
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
-from chalicelib.surfaces import admin, dragon, instabase, native, onespace, steamship
+from chalicelib.observability import logs, requests
+from chalicelib.surfaces import admin, console, docs, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces.http import render_chalice_errors
 from chalicelib.webhooks import delivery as webhook_delivery
 
@@ -11,16 +17,29 @@ from chalicelib.webhooks import delivery as webhook_delivery
 TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
 
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # set by the chalice CLI, never on Lambda
+    from chalicelib.local.chalice_cli import hand_over_chalice_local
+
+    hand_over_chalice_local(sys.argv)
+
 app = Chalice(app_name="taskport")
 # The official Steamship client uploads package zips as multipart; API Gateway must pass the bytes.
 app.api.binary_types.append("multipart/form-data")
+logs.configure()  # after Chalice(): it sets its logger (every taskport.* one's parent) to ERROR
 app.register_blueprint(admin.blueprint)
+app.register_blueprint(docs.blueprint)
 app.register_blueprint(dragon.blueprint)
 app.register_blueprint(instabase.blueprint)
 app.register_blueprint(native.blueprint)
+app.register_blueprint(task_types.blueprint)
 app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
+app.register_blueprint(console.blueprint)
 app.register_middleware(render_chalice_errors, "http")
+app.register_middleware(requests.log_requests, "http")
+for event_type in ("sqs", "scheduled", "pure_lambda"):
+    app.register_middleware(requests.bind_invocation, event_type)
+composition.install()
 
 
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")

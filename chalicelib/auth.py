@@ -24,6 +24,7 @@ from chalicelib.config import get_settings
 from chalicelib.errors import Unauthorized
 from chalicelib.models import accounts
 from chalicelib.models.accounts import DEFAULT_WORKSPACE, Account, Credential
+from chalicelib.observability import logs
 
 SECRET_PREFIXES = {"token": "tpt_", "secret_key": "tps_", "api_key": "tpa_", "access_key": "tpk_"}
 
@@ -111,6 +112,7 @@ def verify_secret(secret: str | None, kind: str) -> Credential:
     found = credential_cache().get(secret_hash)
     if found is None or found.kind != kind or not hmac.compare_digest(found.secret_hash, secret_hash):
         raise Unauthorized("invalid credentials")
+    logs.bind(account=found.account.account_id)  # every later line of this request names it
     return found
 
 
@@ -149,7 +151,8 @@ def basic(headers: Mapping[str, str]) -> Principal:
         raise Unauthorized("expected HTTP Basic authentication 'client_handle:access_key'")
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    # ValueError: a header with non-ASCII characters is not base64 at all.
+    except (binascii.Error, ValueError) as exc:
         raise Unauthorized("malformed Basic credentials") from exc
     client_handle, sep, access_key = decoded.partition(":")
     if not sep:
@@ -160,20 +163,40 @@ def basic(headers: Mapping[str, str]) -> Principal:
     return Principal(credential.account, DEFAULT_WORKSPACE, "access_key")
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL without userinfo; None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a malformed IPv6 literal or port
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    # Browsers never send userinfo in a Referer; one that holds it is crafted to mislead a reader.
+    if scheme not in DEFAULT_PORTS or not host or "@" in parts.netloc or port == 0:
+        return None
+    return scheme, host, DEFAULT_PORTS[scheme] if port is None else port
+
+
 def referrer_allowed(referrer: str | None, whitelist: tuple[str, ...]) -> bool:
-    """Whether a Referer URL's host is in the whitelist (entries: host, *.domain, or origin URL)."""
-    if not referrer:
+    """Whether a Referer is in the whitelist.
+
+    Entries: a host (`app.example.com`) or a wildcard domain (`*.example.com`, also matching
+    `example.com`) match an http or https Referer on any valid port; an origin
+    (`https://app.example.com:8443`) pins the scheme and the port (the scheme's default port
+    when it names none). A Referer that is not an http(s) URL, has userinfo or an invalid port
+    matches nothing.
+    """
+    origin = _origin(referrer) if referrer else None
+    if origin is None:
         return False
-    parts = urlsplit(referrer)
-    host = (parts.hostname or "").lower()
-    if not host:
-        return False
+    _, host, _ = origin
     for entry in whitelist:
         entry = entry.strip().lower()
         if "://" in entry:
-            allowed = urlsplit(entry)
-            if allowed.scheme == parts.scheme and allowed.hostname == host and (
-                    allowed.port is None or allowed.port == parts.port):
+            if _origin(entry) == origin:
                 return True
         elif entry.startswith("*."):
             if host.endswith(entry[1:]) or host == entry[2:]:

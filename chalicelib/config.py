@@ -1,5 +1,12 @@
 """Every environment variable Taskport reads, read in one place.
 
+TASKPORT_RUN_OUTPUT_BYTES (default 65536): how much of each of a sandbox call's stdout and
+stderr is kept for its report (docs/sandbox-io.md).
+TASKPORT_SANDBOX_NETWORK: network for user code in the sandbox; only `none` is offered
+(docs/sandbox-isolation.md).
+Visibility (docs/observability.md): TASKPORT_LOG_LEVEL (INFO), TASKPORT_LOG_FORMAT (text | json;
+json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT_RUNS_TABLE,
+TASKPORT_RUN_RETENTION_DAYS (7).
 Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that builds install
 from, never the package index; default <project>/.wheelhouse, filled by `make`),
 TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles, default <tmp>/taskport-bundles),
@@ -82,6 +89,14 @@ class Settings(NamedTuple):
     sandbox_file_bytes: int = 64 * 1024 * 1024
     script_cache_seconds: float = 5.0
     task_retention_seconds: int = 30 * 86400
+    run_output_bytes: int = 64 * 1024
+    sandbox_network: str = "none"
+    runs_table: str = "taskport-dev-runs"
+    run_retention_seconds: int = 7 * 86400
+    log_level: str = "INFO"
+    log_format: str = ""
+    metrics: bool = False
+    dev_file: str = ""
     wheelhouse: str = ""
     bundle_cache_dir: str = ""
     build_seconds: float = 240.0
@@ -146,9 +161,46 @@ def get_settings() -> Settings:
         sandbox_file_bytes=_int("TASKPORT_SANDBOX_FILE_BYTES", 64 * 1024 * 1024),
         script_cache_seconds=_float("TASKPORT_SCRIPT_CACHE_SECONDS", 5.0),
         task_retention_seconds=int(_float("TASKPORT_TASK_RETENTION_DAYS", 30.0) * 86400),
+        run_output_bytes=_int("TASKPORT_RUN_OUTPUT_BYTES", 64 * 1024),
+        sandbox_network=os.environ.get("TASKPORT_SANDBOX_NETWORK", "none").strip().lower() or "none",
+        runs_table=os.environ.get("TASKPORT_RUNS_TABLE", f"{prefix}-runs"),
+        run_retention_seconds=int(_float("TASKPORT_RUN_RETENTION_DAYS", 7.0) * 86400),
+        log_level=_log_level(),
+        log_format=_log_format(),
+        # EMF lines are printed to stdout; CloudWatch reads them on Lambda, elsewhere they are noise.
+        metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
+        dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
         wheelhouse=os.environ.get("TASKPORT_WHEELHOUSE") or str(PROJECT_DIR / ".wheelhouse"),
         bundle_cache_dir=os.environ.get("TASKPORT_BUNDLE_CACHE")
         or os.path.join(tempfile.gettempdir(), "taskport-bundles"),
         build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
     )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+
+
+def _log_level() -> str:
+    level = os.environ.get("TASKPORT_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise ConfigurationError(f"TASKPORT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                                 f"got {level!r}")
+    return level
+
+
+def _log_format() -> str:
+    chosen = os.environ.get("TASKPORT_LOG_FORMAT", "").strip().lower()
+    if chosen and chosen not in LOG_FORMATS:
+        raise ConfigurationError(f"TASKPORT_LOG_FORMAT must be text or json, got {chosen!r}")
+    return chosen
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")

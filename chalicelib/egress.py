@@ -162,13 +162,14 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a checked address, with SNI and certificate checks against the host name."""
 
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
 
     def connect(self) -> None:
         raw = socket.create_connection((str(self._address), self.port), self.timeout)
         _check_peer(raw, self.host)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def _check_peer(sock: socket.socket, host: str) -> None:

@@ -1,17 +1,14 @@
 """HTTP endpoints: create, update, list, delete, and trigger (the handler runs in the sandbox)."""
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
-from chalicelib import files, sandbox
+from chalicelib import files, runs, sandbox
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid, NotFound
 from chalicelib.models import endpoints as store
 from chalicelib.models.endpoints import Endpoint
-
-log = logging.getLogger("taskport")
 
 PATH_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -136,13 +133,13 @@ def trigger(account_id: str, path: str, call: sandbox.HttpCall) -> sandbox.HttpA
     endpoint = store.find_by_path(account_id, validate_endpoint_path_or_missing(path))
     if not endpoint.enabled:
         raise NotFound(f"no HTTP endpoint at path {path!r}")
-    source, _ = files.read_script(account_id, endpoint.handler_script_path)
-    try:
-        return sandbox.run_http_handler(source, endpoint.handler_script_path, call)
-    except sandbox.ScriptError as exc:
-        log.warning("handler %s of endpoint %s raised %s: %s\n%s", endpoint.handler_script_path,
-                    endpoint.endpoint_id, exc.error_type, exc.error_message, exc.traceback)
-        raise
+    with runs.recording(runs.ENDPOINT, account_id, http=True,
+                        subject_key=f"endpoint:{endpoint.endpoint_id}", endpoint=endpoint.endpoint_id, path=path,
+                        script=endpoint.handler_script_path) as run:
+        source, _ = files.read_script(account_id, endpoint.handler_script_path)
+        answer = sandbox.run_http_handler(source, endpoint.handler_script_path, call)
+        run.http_status = answer.status
+        return answer
 
 
 def validate_endpoint_path_or_missing(path: str) -> str:

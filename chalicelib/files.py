@@ -5,6 +5,8 @@ Keys are `files/<account id><path>`; paths look like the Instabase seed's
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 import time
 from typing import Any, NamedTuple
@@ -78,7 +80,7 @@ _TRANSFER_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 def _stored_content_type(content_type: str | None) -> str:
     media_type = (content_type or "").split(";")[0].strip().lower()
-    if not media_type or media_type in _TRANSFER_TYPES:
+    if not content_type or not media_type or media_type in _TRANSFER_TYPES:
         return "application/octet-stream"
     return content_type
 
@@ -125,21 +127,41 @@ def delete_file(account_id: str, path: str) -> None:
     _scripts.forget(account_id, path)
 
 
+def _decode_cursor(cursor: str, prefix: str) -> str:
+    """The path a listing cursor continues after; Invalid unless it is one list_files gave."""
+    try:
+        path = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        validate_path(path)
+    except (binascii.Error, ValueError, Invalid) as exc:
+        raise Invalid("the cursor is not one this service gave", field="cursor") from exc
+    if not path.startswith(prefix):
+        raise Invalid("the cursor belongs to another listing", field="cursor")
+    return path
+
+
 def list_files(account_id: str, prefix: str, limit: int | None = None,
                cursor: str | None = None) -> tuple[list[StoredFile], str | None]:
-    """Files whose path starts with `prefix`, in path order; (page, next cursor or None)."""
+    """Files whose path starts with `prefix`, in path order; (page, next cursor or None).
+
+    The cursor is the last path listed (S3's StartAfter), not S3's own continuation token: a
+    token the service did not issue is then refused here instead of by S3 (a 500), and it can
+    never reach outside the account's prefix.
+    """
     prefix = validate_prefix(prefix)
     page = min(limit or get_settings().list_page_size, 1000)
     arguments: dict[str, Any] = {"Bucket": get_settings().bucket, "MaxKeys": page,
                                  "Prefix": _key(account_id, prefix)}
     if cursor:
-        arguments["ContinuationToken"] = cursor
+        arguments["StartAfter"] = _key(account_id, _decode_cursor(cursor, prefix))
     response = aws.client("s3").list_objects_v2(**arguments)
     strip = len(_key(account_id, ""))
     found = [StoredFile(path=item["Key"][strip:], size=item["Size"],
                         etag=item["ETag"].strip('"'), modified=item["LastModified"].isoformat())
              for item in response.get("Contents", [])]
-    return found, response.get("NextContinuationToken")
+    if not response.get("IsTruncated") or not found:
+        return found, None
+    last = base64.urlsafe_b64encode(found[-1].path.encode("utf-8")).decode("ascii").rstrip("=")
+    return found, last
 
 
 class ScriptCache:

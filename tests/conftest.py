@@ -9,7 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from chalicelib import composition
+
 ADMIN_TOKEN = "test-admin-token"
+composition.install()  # what app.py does: every task type and finish hook, for every test
 
 
 @pytest.fixture(autouse=True)
@@ -29,12 +32,13 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _reset_caches() -> None:
-    from chalicelib import auth, aws
+    from chalicelib import auth, aws, tasktypes
     from chalicelib.models import base
 
     aws.reset()
     auth.reset()
     base.reset()
+    tasktypes.reset()
 
 
 @pytest.fixture

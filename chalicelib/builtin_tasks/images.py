@@ -6,7 +6,6 @@ import warnings
 from typing import Any
 
 from chalicelib import egress
-from chalicelib.engine import registry
 from chalicelib.engine.registry import RunContext
 from chalicelib.errors import Invalid
 
@@ -88,7 +87,7 @@ def _jpeg(image: Any, size: int) -> tuple[bytes, dict[str, int]]:
         image.paste(rgba, mask=rgba.getchannel("A"))
     else:
         image = image.copy()
-    image.thumbnail((size, size), Image.LANCZOS)
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=JPEG_QUALITY)
     data = out.getvalue()
@@ -121,7 +120,3 @@ def run_thumbs(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         result[name] = {**shape, "format": "JPEG"}
     return result
 
-
-registry.register("image.info", run_info, validate_url, files=())
-registry.register("image.thumb", run_thumb, validate_thumb, files=("thumb",))
-registry.register("image.thumbs", run_thumbs, validate_url, files=tuple(THUMBS))

@@ -14,6 +14,7 @@ it, and the SQS visibility timeout and the lease (360 s) cover the Lambda timeou
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -22,11 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from collections.abc import Callable, Iterable, Mapping
 
+from chalicelib import runs
 from chalicelib.config import get_settings
 from chalicelib.engine import dispatch, hooks, outputs, registry
 from chalicelib.engine.tasks import expiry, iso
 from chalicelib.models import tasks as store
 from chalicelib.models.tasks import ERROR, QUEUED, SUCCESS, Task
+from chalicelib.observability import logs, metrics
 
 log = logging.getLogger("taskport.engine")
 MAX_RESULT_BYTES = 300 * 1024
@@ -47,7 +50,10 @@ def handle_batch(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[st
     else:
         with ThreadPoolExecutor(max_workers=len(messages),
                                 thread_name_prefix="task-worker") as pool:
-            recorded = dict(zip(messages, pool.map(_run_message, messages), strict=False))
+                # Each thread carries a copy of this invocation's log ids (request_id).
+            contexts = [contextvars.copy_context() for _ in messages]
+            recorded = dict(zip(messages, pool.map(lambda c, k: c.run(_run_message, k),
+                                                   contexts, messages), strict=False))
     return {"batchItemFailures": [{"itemIdentifier": message_id}
                                   for key, ok in recorded.items() if not ok
                                   for message_id in messages[key]]}
@@ -56,7 +62,8 @@ def handle_batch(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[st
 def _run_message(key: str) -> bool:
     """Run the task a message names; False when its state could not be written (retry it)."""
     try:
-        run_task(key)
+        with logs.bound(task=key):
+            run_task(key)
     except Exception:
         # The task's own code never raises here (its failure is its error status): what
         # reaches this point is the store or the network, so SQS retries the message (and
@@ -74,8 +81,17 @@ def run_task(key: str, *, clock: Callable[[], float] = time.time) -> Task | None
     if task is None:
         _settle_unclaimable(key, now, settings.task_max_attempts)
         return None
+    log.info("task %s attempt %d started", key, task.attempt,
+             extra={"task_type": task.task_type, "attempt": task.attempt,
+                    "account": task.account_id})
     ended = _execute(task)
+    duration = round((time.time() - now) * 1000, 1)
+    outcome = ended.status if ended is not None else "dropped"
+    log.info("task %s attempt %d ended: %s in %d ms", key, task.attempt, outcome, duration,
+             extra={"task_type": task.task_type, "attempt": task.attempt, "outcome": outcome,
+                    "duration_ms": duration, "account": task.account_id})
     if ended is not None and ended.finished:
+        metrics.task_finished(task.task_type, ended.status, duration)
         hooks.finished(ended)
     return ended
 
@@ -122,8 +138,13 @@ def _execute(task: Task) -> Task | None:
                                   settings=settings, report_progress=report_progress,
                                   store_file=store_file, deadline=time.monotonic() + wall)
     outcome: dict[str, Any] = {}
+    recording = runs.for_task(task)
 
     def run() -> None:
+        with runs.attached(recording):
+            _run_attempt()
+
+    def _run_attempt() -> None:
         try:
             if task_type is None:
                 raise LookupError(f"unknown task type {task.task_type!r}")
@@ -136,26 +157,33 @@ def _execute(task: Task) -> Task | None:
             outcome["error"] = exc
 
     # A daemon thread: one that overruns its wall time must not keep the process alive.
-    runner = threading.Thread(target=run, name=f"task-{task.key}", daemon=True)
+    runner = threading.Thread(target=contextvars.copy_context().run, args=(run,),
+                              name=f"task-{task.key}", daemon=True)
     runner.start()
     runner.join(wall)
     if runner.is_alive():
         context.stop.set()
         log.warning("task %s ran past its %g s wall time; its thread is abandoned", task.key, wall)
         message = f"the task ran longer than its wall-time limit of {wall:g} s"
+        recording.error = {"type": "WallTimeExceeded", "message": message, "traceback": ""}
+        recording.finish(runs.TIMEOUT)
         if task_type is not None and task_type.people_settle:
             return store.hand_back(task.key, task.attempt, message, iso(time.time()))
         return _finish(task, ERROR, error=message, files=list(context.files))
     failure = outcome.get("error")
+    if failure is not None:
+        recording.fail(failure)
+    recording.finish(runs.OK if failure is None else None)
     if failure is None:
         return _finish(task, SUCCESS, result=outcome["result"], files=context.files)
     if isinstance(failure, registry.TaskCanceled):
         log.info("task %s was canceled while it ran; its result is dropped", task.key)
         return None
     if task_type is not None and task_type.people_settle:
-        log.info("task %s is handed back to people: %s", task.key, failure, exc_info=failure)
+        log.info("task %s is handed back to people: %s", task.key, failure,
+                 extra={"run": recording.run_id})
         return store.hand_back(task.key, task.attempt, _describe(failure), iso(time.time()))
-    log.info("task %s failed", task.key, exc_info=failure)
+    log.info("task %s failed: %s", task.key, _describe(failure), extra={"run": recording.run_id})
     return _finish(task, ERROR, error=_describe(failure), files=context.files)
 
 

@@ -54,7 +54,7 @@ class Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator",
                                         daemon=True)
         host_, port_ = self._server.server_address[:2]
-        self.url = f"http://{host_}:{port_}"
+        self.url = f"http://{host_!s}:{port_}"
 
     def start(self) -> str:
         self._thread.start()

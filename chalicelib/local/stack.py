@@ -4,15 +4,18 @@ Run it with `python -m chalicelib.local.stack`; tests start it with `Stack(port=
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -24,8 +27,9 @@ log = logging.getLogger("taskport.local")
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STAGE = "dev"
-DEFAULT_ADMIN_TOKEN = "taskport-dev-admin"
 DEV_ACCOUNT = "dev"
+# Where `make dev` keeps the admin token it generated and the `dev` account's secrets (0600).
+DEV_FILE = PROJECT_DIR / ".taskport-dev.json"
 DEV_REFERRERS = ["localhost", "127.0.0.1"]
 # Lambda handler name on `app` -> the Settings field naming the queue it consumes.
 QUEUE_HANDLERS = {"task_worker": "tasks_queue", "webhook_sender": "webhooks_queue"}
@@ -59,13 +63,16 @@ class Stack:
     """Every piece of the local platform, started and stopped together."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, *, poll_wait_seconds: int = 1,
-                 create_dev_account: bool = True) -> None:
+                 create_dev_account: bool = True, dev_file: Path | None = None) -> None:
         self.host = host
         self.port = port
         self.url: str | None = None
         self.dev_account: dict[str, Any] | None = None
         self._poll_wait_seconds = poll_wait_seconds
         self._create_dev_account = create_dev_account
+        # None: nothing is kept; a path: the admin token and dev secrets survive restarts there.
+        self._dev_file = dev_file
+        self.admin_token_generated = False
         self._stops: list[Callable[[], None]] = []
 
     def start(self) -> str:
@@ -81,7 +88,10 @@ class Stack:
             self._start_server(app)
             self._start_pollers(app, queues)
             if self._create_dev_account:
-                self.dev_account = ensure_dev_account()
+                saved = read_dev_file(self._dev_file).get("account") if self._dev_file else None
+                self.dev_account = ensure_dev_account(saved)
+            if self._dev_file:
+                write_dev_file(self._dev_file, self)
         except BaseException:
             self.stop()
             raise
@@ -114,7 +124,10 @@ class Stack:
     def _configure(self) -> None:
         os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
         if not os.environ.get("TASKPORT_ADMIN_TOKEN"):
-            os.environ["TASKPORT_ADMIN_TOKEN"] = DEFAULT_ADMIN_TOKEN
+            # No published default: a token generated once per checkout, kept in the 0600 file.
+            saved = read_dev_file(self._dev_file).get("admin_token") if self._dev_file else None
+            os.environ["TASKPORT_ADMIN_TOKEN"] = saved or "tpadm_" + secrets.token_urlsafe(32)
+            self.admin_token_generated = True
         _reset_caches()
 
     def _create_resources(self) -> dict[str, str]:
@@ -134,13 +147,14 @@ class Stack:
             return
         url, stop = started
         self._stops.append(stop)
-        self._stops.append(lambda: os.environ.pop("TASKPORT_SANDBOX_URL", None))
+        self._stops.append(_forget_sandbox_url)
         os.environ["TASKPORT_SANDBOX_URL"] = url
 
     def _start_server(self, app: Any) -> None:
-        from chalice.local import create_local_server
+        from chalice.local import LocalDevServer
 
-        server = create_local_server(app, chalice_config(app), self.host, self.port)
+        server = LocalDevServer(app, chalice_config(app), self.host, self.port,
+                                handler_cls=request_handler_class())
         self.port = server.server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         thread = threading.Thread(target=server.server.serve_forever, name="chalice-local",
@@ -177,6 +191,28 @@ class Stack:
             self._stops.append(ticker.stop)
 
 
+def request_handler_class() -> Any:
+    """Chalice's local request handler, also passing other methods (TRACE, QUERY, ...) to the app.
+
+    Chalice's handler knows only the methods API Gateway routes; the standard library answers
+    any other with its own 501 page. Through the app they get the owning surface's 405.
+    """
+    from chalice.local import ChaliceRequestHandler
+
+    class StackRequestHandler(ChaliceRequestHandler):
+        def __getattr__(self, name: str) -> Any:
+            # BaseHTTPRequestHandler looks up "do_" + the request's method.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
+    return StackRequestHandler
+
+
+def _forget_sandbox_url() -> None:
+    os.environ.pop("TASKPORT_SANDBOX_URL", None)
+
+
 def _reset_caches() -> None:
     from chalicelib import auth
     from chalicelib.models import base
@@ -210,41 +246,100 @@ def lambda_context(config: Any, function_name: str) -> Callable[[], Any]:
     return make
 
 
-def ensure_dev_account() -> dict[str, Any]:
-    """A ready `dev` account: created, or (on a persistent emulator) given fresh secrets."""
-    from chalicelib import accounts
+def ensure_dev_account(saved: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ready `dev` account: the saved one (same id and secrets) when given, else new secrets.
+
+    On a fresh emulator the saved account is created again with its old secrets; on a persistent
+    one (AWS_ENDPOINT_URL) a saved secret still live is kept and any other is rotated.
+    """
+    from chalicelib import accounts, auth
     from chalicelib.errors import Conflict
+    from chalicelib.models import accounts as store
     from chalicelib.models.accounts import CREDENTIAL_KINDS
 
+    kept = dict((saved or {}).get("credentials") or {})
+    if saved and all(kept.get(kind) for kind in CREDENTIAL_KINDS):
+        try:
+            account = store.create_account(
+                account_id=saved["id"], handle=DEV_ACCOUNT, referrers=DEV_REFERRERS,
+                credential_hashes={kind: auth.hash_secret(kept[kind]) for kind in CREDENTIAL_KINDS},
+                default_workspace_id=uuid.uuid4().hex)
+            return _dev_view(account, {kind: kept[kind] for kind in CREDENTIAL_KINDS})
+        except Conflict:
+            pass
     try:
         created = accounts.create_account(DEV_ACCOUNT, DEV_REFERRERS)
-        account, secrets = created.account, dict(created.secrets)
+        return _dev_view(created.account, dict(created.secrets))
     except Conflict:
-        secrets = {}
-        for kind in CREDENTIAL_KINDS:
-            account, secrets[kind] = accounts.rotate_credential(DEV_ACCOUNT, kind)
+        account = accounts.get_account(DEV_ACCOUNT)
+    secrets_now: dict[str, str] = {}
+    for kind in CREDENTIAL_KINDS:
+        live = store.find_credential(auth.hash_secret(kept[kind])) if kept.get(kind) else None
+        if live is not None and live.kind == kind and live.account.account_id == account.account_id:
+            secrets_now[kind] = kept[kind]
+        else:
+            account, secrets_now[kind] = accounts.rotate_credential(DEV_ACCOUNT, kind)
+    return _dev_view(account, secrets_now)
+
+
+def _dev_view(account: Any, secrets_by_kind: dict[str, str]) -> dict[str, Any]:
     return {"id": account.account_id, "handle": account.handle,
-            "credentials": {**secrets, "client_handle": account.handle}}
+            "credentials": {**secrets_by_kind, "client_handle": account.handle}}
+
+
+def read_dev_file(path: Path | None) -> dict[str, Any]:
+    """What an earlier `make dev` kept in `path` ({} when there is nothing usable)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        log.warning("%s is unreadable; starting with new credentials", path)
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def write_dev_file(path: Path, stack: Stack) -> None:
+    """Keep the URL, the generated admin token and the dev secrets in `path`, readable by its owner only."""
+    kept: dict[str, Any] = {"url": stack.url, "account": stack.dev_account}
+    if stack.admin_token_generated:  # a token the user set stays theirs, out of this file
+        kept["admin_token"] = os.environ["TASKPORT_ADMIN_TOKEN"]
+    # Created 0600 before any byte is written, so the secrets are never readable by others.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(kept, out, indent=2)
+        out.write("\n")
 
 
 def banner(stack: Stack) -> str:
-    """What `make dev` prints once everything is up."""
+    """What `make dev` prints on stdout once everything is up (secrets included: stdout only)."""
     url = stack.url
     token = os.environ["TASKPORT_ADMIN_TOKEN"]
+    kept = f" (kept in {stack._dev_file}, mode 0600)" if stack._dev_file else ""
     lines = [
         f"Taskport is serving on {url}",
         f"  AWS endpoint:   {os.environ.get('AWS_ENDPOINT_URL')}",
         f"  tasks queue:    {os.environ.get('TASKPORT_TASKS_QUEUE')}",
         f"  webhooks queue: {os.environ.get('TASKPORT_WEBHOOKS_QUEUE')}",
         f"  sandbox:        {os.environ.get('TASKPORT_SANDBOX_URL') or '(none)'}",
-        f"  admin token:    {token}",
+        f"  API docs:       {url}/docs ({url}/openapi.json)",
+        f"  admin token:    {token}" + (" (generated" + (kept and ", kept") + ")" if stack.admin_token_generated
+                                        else " (from TASKPORT_ADMIN_TOKEN)"),
     ]
     if stack.dev_account:
         creds = stack.dev_account["credentials"]
         lines += [
             f"Account '{stack.dev_account['handle']}' ({stack.dev_account['id']}), "
-            f"Referer whitelist {', '.join(DEV_REFERRERS)}:",
+            f"Referer whitelist {', '.join(DEV_REFERRERS)}{kept}:",
             *(f"  {kind + ':':14}  {value}" for kind, value in creds.items()),
+            "For the taskport CLI and SDK, in another shell:",
+            f"  export TASKPORT_URL={url}",
+            f"  export TASKPORT_TOKEN={creds['token']} TASKPORT_SECRET_KEY={creds['secret_key']}",
+            f"  export TASKPORT_CLIENT_HANDLE={creds['client_handle']} "
+            f"TASKPORT_ACCESS_KEY={creds['access_key']}",
+            "  taskport tasks create hello name=world --wait",
+            "  taskport tasks ls",
             "Try:",
             f"  curl {url}/health",
             f"  curl -X POST {url}/admin/v1/accounts -H 'Authorization: Bearer {token}' "
@@ -260,16 +355,43 @@ def banner(stack: Stack) -> str:
     return "\n".join(lines)
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on host:port already."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
 def main() -> int:
     """Run the stack until SIGINT or SIGTERM."""
+    from chalicelib.config import get_settings
+
+    host, port = "127.0.0.1", int(os.environ.get("PORT") or 8000)
+    if port_in_use(host, port):
+        print(f"make dev: port {port} on {host} is in use; stop what serves it or choose another: "
+              f"make dev PORT={port + 1}", file=sys.stderr)
+        return 1
+    # Logs go to stderr and never carry a secret; the banner (stdout) is the only place they are shown.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator logs every AWS call
     logging.getLogger("botocore").setLevel(logging.WARNING)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    stack = Stack(host="127.0.0.1", port=int(os.environ.get("PORT") or 8000))
-    stack.start()
+    stack = Stack(host=host, port=port, dev_file=Path(get_settings().dev_file or DEV_FILE))
+    try:
+        stack.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"make dev: port {port} on {host} was taken while starting; choose another: "
+              f"make dev PORT={port + 1}", file=sys.stderr)
+        return 1
     print(banner(stack), flush=True)
     try:
         while not stopping.wait(0.5):

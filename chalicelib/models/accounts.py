@@ -1,7 +1,7 @@
 """Accounts, workspaces and credentials in the accounts table (pk/sk single-table layout)."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pynamodb.attributes import (ListAttribute, MapAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
@@ -26,8 +26,8 @@ class AccountRecord(Model):
     account_id = UnicodeAttribute()
     handle = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
-    referrers = ListAttribute(of=UnicodeAttribute, default=list)
-    credentials = MapAttribute(default=dict)
+    referrers: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    credentials: MapAttribute[str, Any] = MapAttribute(default=dict)
 
 
 class HandleClaim(Model):

@@ -31,7 +31,7 @@ class SettingsMeta(type):
         return get_settings().aws_endpoint_url
 
 
-def table_meta(setting: str) -> type:
+def table_meta(setting: str) -> Any:  # pynamodb types Model.Meta as a protocol, not a class
     """A Meta class whose table is the named Settings field; billing is on demand."""
     return SettingsMeta("Meta", (), {"table_setting": setting, "billing_mode": "PAY_PER_REQUEST",
                                      "max_retry_attempts": 3})
@@ -59,8 +59,9 @@ def checked_start(start: dict[str, Any] | None, pk: str, sk_prefix: str) -> dict
         return None
     try:
         ours = (set(start) == {"pk", "sk"} and start["pk"] == {"S": pk}
-                and start["sk"]["S"].startswith(sk_prefix))
-    except (KeyError, TypeError, AttributeError):
+                and set(start["sk"]) == {"S"} and start["sk"]["S"].startswith(sk_prefix)
+                and len(start["sk"]["S"]) <= 1024 and bool(start["sk"]["S"].encode("utf-8")))
+    except (KeyError, TypeError, AttributeError, UnicodeEncodeError):
         ours = False
     if not ours:
         raise Invalid("pageToken belongs to another listing", field="pageToken")

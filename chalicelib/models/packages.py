@@ -225,7 +225,7 @@ def _page(model: type[Model], account_id: str, prefix: str, limit: int,
           start: LastKey) -> tuple[list[Any], LastKey]:
     """One page of the account's items of one kind (sk prefix), and the key to continue after."""
     pk = _pk(account_id)
-    results = model.query(pk, model.sk.startswith(prefix), limit=limit,
+    results = model.query(pk, model.sk.startswith(prefix), limit=limit,  # type: ignore[attr-defined]
                           last_evaluated_key=checked_start(start, pk, prefix))
     return list(results), results.last_evaluated_key
 

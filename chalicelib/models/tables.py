@@ -12,6 +12,14 @@ TABLES: dict[str, dict[str, Any]] = {
         # see chalicelib/models/tasks.py: tasks of a group by status, and open tasks by lease expiry
         "by_group": {"hash": "group_pk", "range": "group_sk"},
         "by_lease": {"hash": "lease_pk", "range": "lease_sk", "projection": "KEYS_ONLY"},
+        # Taskport's own API: an account's tasks, newest first
+        "by_account": {"hash": "account_id", "range": "created_at"},
+    }},
+    "runs_table": {"indexes": {
+        # see chalicelib/models/runs.py: an account's runs, a subject's, a task's; newest first
+        "by_account": {"hash": "account_id", "range": "run_id"},
+        "by_subject": {"hash": "subject_pk", "range": "run_id"},
+        "by_task": {"hash": "task_pk", "range": "run_id"},
     }},
 }
 TTL_ATTRIBUTE = "expires_at"

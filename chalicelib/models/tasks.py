@@ -12,6 +12,9 @@ Two sparse indexes ride on the same items:
 
 Every transition to a final status may also set `expires_at` (the table's TTL attribute, epoch
 seconds): DynamoDB deletes the finished task some time after that moment.
+
+`by_account` (account_id, created_at) lists an account's tasks of every surface newest first
+(Taskport's own API); it reads attributes every task has, so no write changes for it.
 """
 from __future__ import annotations
 
@@ -66,6 +69,17 @@ class LeaseIndex(GlobalSecondaryIndex):
     lease_sk = UnicodeAttribute(range_key=True)
 
 
+class AccountIndex(GlobalSecondaryIndex):
+    """Every task of an account by creation time (Taskport's own API lists them newest first)."""
+
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
 class TaskRecord(Model):
     """One task: pk TASK#<key>, sk TASK."""
 
@@ -88,7 +102,7 @@ class TaskRecord(Model):
     progress = JSONAttribute(null=True)
     result = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
-    files = ListAttribute(of=UnicodeAttribute, null=True)
+    files: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     notify = JSONAttribute(null=True)
     group = UnicodeAttribute(null=True)
     group_pk = UnicodeAttribute(null=True)
@@ -98,6 +112,7 @@ class TaskRecord(Model):
     expires_at = TTLAttribute(null=True)
     by_group = GroupIndex()
     by_lease = LeaseIndex()
+    by_account = AccountIndex()
 
 
 class Task(NamedTuple):
@@ -405,16 +420,31 @@ def _encode_cursor(status_index: int, last_key: dict[str, Any] | None) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[int, dict[str, Any] | None]:
+def _decode_cursor(cursor: str, hash_key: str, prefixes: Sequence[str | None]
+                   ) -> tuple[int, dict[str, Any] | None]:
+    """Where a cursor continues; Invalid unless it has the exact shape of one this listing gave,
+    so that nothing a client crafts reaches the query (a malformed start key is DynamoDB's 500)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
-        index, last_key = int(decoded["s"]), decoded["k"]
-        if last_key is not None and not isinstance(last_key, dict):
-            raise TypeError("the last key is not an object")
-        return index, last_key
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        index, last_key = decoded["s"], decoded["k"]
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(prefixes):
+            raise ValueError("the status index is out of range")
+        if last_key is not None and (
+                not isinstance(last_key, dict)
+                or set(last_key) != {"pk", "sk", "group_pk", "group_sk"}
+                or any(not isinstance(v, dict) or set(v) != {"S"} or not isinstance(v["S"], str)
+                       or not v["S"] or len(v["S"]) > 1024 for v in last_key.values())
+                or last_key["sk"]["S"] != "TASK" or not last_key["pk"]["S"].startswith("TASK#")):
+            raise ValueError("the last key is not a task key")
+        json.dumps(last_key, ensure_ascii=False).encode("utf-8")  # no lone surrogate
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise Invalid("the cursor is not one this service gave", field="cursor") from exc
+    prefix = prefixes[index]
+    if last_key is not None and (last_key["group_pk"]["S"] != hash_key or (
+            prefix is not None and not last_key["group_sk"]["S"].startswith(prefix))):
+        raise Invalid("the cursor belongs to another listing", field="cursor")
+    return index, last_key
 
 
 def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[str] | None,
@@ -422,9 +452,7 @@ def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[s
     """A page of a group's tasks, optionally of some statuses only (one query per status)."""
     hash_key = group_pk(account_id, workspace, group)
     prefixes: list[str | None] = [f"{s}{SORT_SEPARATOR}" for s in statuses] if statuses else [None]
-    index, last_key = _decode_cursor(cursor) if cursor else (0, None)
-    if last_key is not None and last_key.get("group_pk", {}).get("S") != hash_key:
-        raise Invalid("the cursor belongs to another listing", field="cursor")
+    index, last_key = _decode_cursor(cursor, hash_key, prefixes) if cursor else (0, None)
     tasks: list[Task] = []
     while index < len(prefixes) and len(tasks) < limit:
         prefix = prefixes[index]
@@ -438,3 +466,21 @@ def list_group(account_id: str, workspace: str, group: str, statuses: Sequence[s
     if index >= len(prefixes):
         return tasks, None
     return tasks, _encode_cursor(index, last_key)
+
+
+def list_account(account_id: str, statuses: Sequence[str] | None, task_type: str | None,
+                 limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+    """A page of the account's tasks of every surface, newest first, optionally filtered."""
+    condition: Condition | None = TaskRecord.status.is_in(*statuses) if statuses else None
+    if task_type is not None:
+        by_type = TaskRecord.task_type == task_type
+        condition = by_type if condition is None else condition & by_type
+    _, last_key = _decode_cursor(cursor) if cursor else (0, None)
+    if last_key is not None and last_key.get("account_id", {}).get("S") != account_id:
+        raise Invalid("the cursor belongs to another listing", field="cursor")
+    results = TaskRecord.by_account.query(account_id, filter_condition=condition,
+                                          scan_index_forward=False, limit=limit, page_size=limit,
+                                          last_evaluated_key=last_key)
+    tasks = [to_task(record) for record in results]
+    last_key = results.last_evaluated_key
+    return tasks, (_encode_cursor(0, last_key) if last_key and len(tasks) >= limit else None)

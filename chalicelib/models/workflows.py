@@ -20,7 +20,7 @@ class WorkflowRecord(Model):
     sk = UnicodeAttribute(range_key=True)
     handle = UnicodeAttribute()
     name = UnicodeAttribute()
-    input_fields = ListAttribute(of=UnicodeAttribute, default=list)
+    input_fields: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     webhook_url = UnicodeAttribute()
     webhook_secret = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()

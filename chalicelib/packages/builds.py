@@ -259,4 +259,7 @@ def built_version(account_id: str, result: Any) -> PackageVersion:
     return store.get_version(account_id, str(result.get("package")), str(result.get("handle")))
 
 
-registry.register(TASK_TYPE, _run_build, _validate_params)
+
+def install() -> None:
+    """Register package.build (called through invocation.install by the composition root)."""
+    registry.register(TASK_TYPE, _run_build, _validate_params)

@@ -2,20 +2,15 @@
 task worker runs in the sandbox (background methods, `background=true`)."""
 from __future__ import annotations
 
-import logging
 from typing import Any, NamedTuple
 
-from chalicelib import files, sandbox
+from chalicelib import files, runs, sandbox
 from chalicelib.engine import registry
 from chalicelib.engine import tasks as engine
 from chalicelib.errors import Conflict, Forbidden, Invalid, NotFound
-from chalicelib.models.packages import Method, PackageInstance
+from chalicelib.models.packages import BUNDLE_RUNTIME, Method, PackageInstance
 from chalicelib.models.tasks import Task
-from chalicelib.models.packages import BUNDLE_RUNTIME
-from chalicelib.packages import bundles, catalog, runtime_script, workspaces
-from chalicelib.packages.builds import TASK_TYPE as BUILD_TASK_TYPE
-
-log = logging.getLogger("taskport")
+from chalicelib.packages import builds, bundles, catalog, runtime_script, workspaces
 
 TASK_TYPE = "package.method"
 PARAMS = {"workspace": str, "instance": str, "package": str, "version": str, "method": str,
@@ -60,7 +55,8 @@ def invoke(account_id: str, workspace_handle: str, instance_handle: str, method:
     if background or declared.background:
         spec = engine.TaskSpec(task_type=TASK_TYPE, params=params)
         return Invocation(task=engine.create_tasks(account_id, workspace.handle, [spec])[0])
-    return Invocation(value=_run(account_id, params, sandbox.Limits()))
+    with runs.recording(runs.METHOD, account_id, http=True, **runs.method_subject(params)):
+        return Invocation(value=_run(account_id, params, sandbox.Limits()))
 
 
 def _source(account_id: str, params: dict[str, Any]) -> str:
@@ -89,15 +85,9 @@ def _run(account_id: str, params: dict[str, Any], limits: sandbox.Limits) -> Any
     if "version_id" in params:
         return _run_bundle(account_id, params, limits)
     path = params["source_path"]
-    try:
-        answer = sandbox.run_function(
-            runtime_script(_source(account_id, params), path), path, "taskport_invoke",
-            [params["method"], params["config"], params["arguments"]], {}, limits)
-    except sandbox.ScriptError as exc:
-        log.warning("method %s of instance %s (package %s %s) raised %s: %s\n%s",
-                    params["method"], params["instance"], params["package"], params["version"],
-                    exc.error_type, exc.error_message, exc.traceback)
-        raise
+    answer = sandbox.run_function(
+        runtime_script(_source(account_id, params), path), path, "taskport_invoke",
+        [params["method"], params["config"], params["arguments"]], {}, limits)
     if not isinstance(answer, dict):
         raise sandbox.Crashed("the package runtime answered something unreadable")
     if "invalid" in answer:
@@ -130,9 +120,13 @@ def task_status(account_id: str, task_id: Any) -> Task:
     if not engine.is_engine_key(task_id):
         raise NotFound(f"no task {task_id!r}", field="taskId")
     task = engine.get_task(task_id, account_id)
-    if task.task_type not in (TASK_TYPE, BUILD_TASK_TYPE):
+    if task.task_type not in (TASK_TYPE, builds.TASK_TYPE):
         raise NotFound(f"no task {task_id!r}", field="taskId")
     return task
 
 
-registry.register(TASK_TYPE, _run_task, _validate_params)
+def install() -> None:
+    """Register the background package-method and package-build task types (called by the
+    composition root)."""
+    registry.register(TASK_TYPE, _run_task, _validate_params)
+    builds.install()

@@ -30,7 +30,7 @@ def page_request(size: Any, token: Any) -> PageRequest:
         raise Invalid("pageToken must be a string", field="pageToken")
     try:
         start = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise Invalid("pageToken is not one this service gave", field="pageToken") from exc
     if not isinstance(start, dict):
         raise Invalid("pageToken is not one this service gave", field="pageToken")

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from chalicelib.sandbox import runner
+from chalicelib.sandbox import isolation, maxima, runner
 from chalicelib.sandbox.wire import Limits
 
 
@@ -27,8 +27,10 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
     in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     if in_lambda and _tmp_before is None:
         _tmp_before = set(os.listdir(tempfile.gettempdir()))
+    isolation.require_network_policy()
     body = base64.b64decode(event.get("body") or "")
-    limits = Limits.from_dict(event.get("limits") or {})
+    # Whatever the invoker asks, no more than this function's own settings allow.
+    limits = maxima.capped(Limits.from_dict(event.get("limits") or {}), maxima.from_settings())
     frame, clean_up = runner.execute(event["call"], body, limits)
     clean_up()  # at once: a frozen Lambda would not run a background thread
     if in_lambda and _tmp_before is not None:

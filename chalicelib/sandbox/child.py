@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import linecache
+import os
+import sys
 import traceback
 from typing import Any
 
@@ -11,14 +14,78 @@ from chalicelib.sandbox.wire import failure
 ALLOWED_MIMETYPES = ("application/json", "text/plain")
 MAX_MESSAGE_CHARS = 2000
 MAX_TRACEBACK_CHARS = 16000
+DEFAULT_LOG_BYTES = 64 * 1024
 
 
 def answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[str, Any], bytes]:
-    """Run one call and describe its outcome as a frame header and body."""
+    """Run one call and describe its outcome as a frame header and body.
+
+    The body is the captured stdout, then stderr, then the answer's own body; the header gives
+    `stdout_length`, `stderr_length` and `body_length` (all three), and the truncation flags.
+    """
+    capture = _Capture(int(call.get("log_bytes") or DEFAULT_LOG_BYTES))
+    try:
+        header, data = _answer(call, body, output_bytes)
+    finally:
+        out, out_truncated, err, err_truncated = capture.stop()
+    header.update(stdout_length=len(out), stderr_length=len(err), stdout_truncated=out_truncated,
+                  stderr_truncated=err_truncated, body_length=len(out) + len(err) + len(data))
+    return header, out + err + data
+
+
+class _Capture:
+    """Descriptors 1 and 2 pointed at two memory files for the call, read back after it.
+
+    At the descriptor level, so that os.write(1, ...), C extensions and subprocesses that
+    inherit them are captured as well as print(); the files count against RLIMIT_FSIZE. No
+    other descriptor is kept: what is read back is what 1 and 2 hold at the end, when they are
+    still the files made here (a script that points them elsewhere keeps its output).
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.files: list[tuple[int, int] | None] = []
+        for fd in (1, 2):
+            try:
+                memory = os.memfd_create("stdout" if fd == 1 else "stderr", 0)
+            except OSError:
+                self.files.append(None)  # without capture the call still runs, its output lost
+                continue
+            try:
+                os.dup2(memory, fd)
+                status = os.fstat(fd)
+                self.files.append((status.st_dev, status.st_ino))
+            finally:
+                os.close(memory)
+
+    def stop(self) -> tuple[bytes, bool, bytes, bool]:
+        """(stdout, truncated, stderr, truncated), each at most `cap` bytes."""
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001, S110 - user code may have replaced the stream
+                pass
+        kept: list[tuple[bytes, bool]] = []
+        for fd, made in zip((1, 2), self.files, strict=False):
+            try:
+                status = os.fstat(fd)
+                if made != (status.st_dev, status.st_ino):
+                    raise OSError("no longer the capture file")
+                kept.append((os.pread(fd, min(status.st_size, self.cap), 0),
+                             status.st_size > self.cap))
+            except OSError:
+                kept.append((b"", False))
+        while len(kept) < 2:
+            kept.append((b"", False))
+        return kept[0][0], kept[0][1], kept[1][0], kept[1][1]
+
+
+def _answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[str, Any], bytes]:
+    filename = call["filename"]
     try:
         if call["kind"] == bundles.KIND:  # a Steamship package bundle (see bundles.py)
             return _function_answer(bundles.run(call), output_bytes)
-        target = _load(call["source"], call["filename"], call.get("function") or "handler")
+        target = _load(call["source"], filename, call.get("function") or "handler")
         if call["kind"] == "http":
             request = _flask_request(call["http"], body)
             result = target(request, *call.get("args", []), **call.get("kwargs", {}))
@@ -32,8 +99,27 @@ def answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[s
             "outcome": "exception",
             "type": type(exc).__name__,
             "message": _safe_str(exc)[:MAX_MESSAGE_CHARS],
-            "traceback": "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:],
+            "traceback": user_traceback(exc, filename)[-MAX_TRACEBACK_CHARS:],
         }, b""
+
+
+def user_traceback(exc: BaseException, filename: str) -> str:
+    """The traceback of `exc` with only the frames of the user's script (and of its causes)."""
+    try:
+        described = traceback.TracebackException.from_exception(exc)
+        seen: set[int] = set()
+        pending = [described]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            current.stack = traceback.StackSummary.from_list(
+                [frame for frame in current.stack if frame.filename == filename])
+            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        return "".join(described.format())
+    except BaseException:  # noqa: BLE001 - a hostile exception must not hide the failure
+        return f"{type(exc).__name__}: <the traceback could not be formatted>\n"
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -69,6 +155,8 @@ class MissingFunction(Exception):
 
 def _load(source: str, filename: str, function: str) -> Any:
     namespace: dict[str, Any] = {"__name__": "__sandbox__", "__file__": filename}
+    # The traceback then shows the script's own lines, as it would for a file on disk.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - this is the sandbox
     target = namespace.get(function)
     if not callable(target):

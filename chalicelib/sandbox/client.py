@@ -1,7 +1,8 @@
 """The caller's side: send a call to wherever the sandbox runs, and turn the answer into a value.
 
 Where is chosen by settings (TASKPORT_SANDBOX_MODE, else inferred):
-- `server`: the local sandbox server at TASKPORT_SANDBOX_URL (the local stack starts one);
+- `server`: the local sandbox server at TASKPORT_SANDBOX_URL (the local stack starts one):
+  `unix:<socket path>`, or `http://host:port` for anything else speaking the same HTTP;
 - `lambda`: invoke the `sandbox` Lambda (settings.sandbox_function) - the default on AWS;
 - `local`: a private sandbox server that this process spawns on first use, with a scrubbed
   environment (tests, scripts). The default when there is neither a URL nor a Lambda.
@@ -26,6 +27,7 @@ from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame
 
 MODES = ("server", "lambda", "local")
+UNIX_SCHEME = "unix:"
 TRANSPORT_SLACK_SECONDS = 5.0
 
 _local_lock = threading.Lock()
@@ -90,8 +92,18 @@ class _Connection:
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.sock = socket.create_connection((host, port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if port < 0:  # a Unix socket; host is its path
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(host)
+            except OSError:
+                self.sock.close()
+                raise
+            self.authority = "sandbox"
+        else:
+            self.sock = socket.create_connection((host, port))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.authority = f"{host}:{port}"
         self.reader = self.sock.makefile("rb")
 
     def post(self, target: str, body: bytes, timeout: float) -> tuple[int, bytes, bool]:
@@ -99,7 +111,7 @@ class _Connection:
         Raises _Stale when the server had closed the connection before answering anything."""
         self.sock.settimeout(timeout)
         try:
-            self.sock.sendall(http1.request("POST", target, f"{self.host}:{self.port}", body,
+            self.sock.sendall(http1.request("POST", target, self.authority, body,
                                             "application/octet-stream"))
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise _Stale() from exc
@@ -126,8 +138,11 @@ class _Stale(Exception):
 
 
 def _post(url: str, frame: bytes, timeout: float) -> bytes:
-    parts = urlsplit(url)
-    key = (parts.hostname or "127.0.0.1", parts.port or 80)
+    if url.startswith(UNIX_SCHEME):
+        key = (url[len(UNIX_SCHEME):], -1)
+    else:
+        parts = urlsplit(url)
+        key = (parts.hostname or "127.0.0.1", parts.port or 80)
     connections = _connections.__dict__.setdefault("by_address", {})
     for attempt in range(2):
         connection = connections.pop(key, None)

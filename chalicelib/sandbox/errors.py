@@ -1,16 +1,22 @@
 """How a sandboxed call can fail; every failure is an errors.UpstreamFailed with its status."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalicelib.errors import UpstreamFailed
+
+if TYPE_CHECKING:
+    from chalicelib.sandbox.wire import CallReport
 
 
 class SandboxError(UpstreamFailed):
     """User code did not produce an acceptable answer."""
 
     default_status = 500
+    report: CallReport | None = None  # what the call did, once the caller has its answer
 
     def __init__(self, message: str, **kwargs: object) -> None:
-        super().__init__(message, status_code=self.default_status, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, status_code=self.default_status, **kwargs)
 
 
 class Timeout(SandboxError):
@@ -23,6 +29,10 @@ class Crashed(SandboxError):
     """The child died without answering: a signal, os._exit, or a sandbox failure (500)."""
 
     default_status = 500
+
+
+class BundleMissing(Crashed):
+    """The sandbox has not unpacked this package bundle yet: send it again with its bytes."""
 
 
 class ScriptError(SandboxError):

@@ -21,6 +21,7 @@ import array
 import atexit
 import collections
 import ctypes
+import errno
 import fcntl
 import functools
 import logging
@@ -32,6 +33,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -39,11 +41,14 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable
 
-from chalicelib.sandbox import bundles, child
+from chalicelib.sandbox import bundles, child, isolation
+from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import (HEADER_SLACK, Limits, decode_frame, encode_frame, failure,
                                      frame_complete)
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+ORPHAN_SWEEPS = 10  # rounds of killing reparented strays (each round kills what the last freed)
 UID_BASE = 2_000_000  # well above any uid a distribution hands out
 UID_SLOTS = 1024  # per warm parent; parents are told apart by pid, so their uids never meet
 SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -59,6 +64,10 @@ CLONE_PARENT = 0x00008000
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2), whose first argument is the flags
 ZYGOTE_REPLY_SECONDS = 10
 ZYGOTE_WAKE_SECONDS = 0.2  # how often a stopped zygote is woken while a reply is awaited
+SYS_WAITID = {"x86_64": 247, "aarch64": 95}
+SIGINFO_BYTES = 128  # siginfo_t; si_code at offset 8, si_status at 24 (both 64-bit ABIs)
+RUSAGE_BYTES = 144  # struct rusage: two timevals, then ru_maxrss (KiB) and 13 more longs
+CPUCLOCK_SCHED = 2  # a process CPU clock id is ((~pid) << 3) | CPUCLOCK_SCHED
 
 _prepared = False
 _prepare_lock = threading.Lock()
@@ -69,6 +78,11 @@ _baseline_tasks = 0
 _environment_block = (0, 0)
 _zygote: _Zygote | None = None
 _set_up_by_zygote = False  # True in the zygote, and so in every spare it forks
+# How the kernel contains a call (isolation.py): "namespaces" where this parent may unshare
+# (root), else "seccomp"; decided once in prepare(), before the zygote is forked.
+_isolation = "seccomp"
+_hidden: dict[str, list[str]] = {}  # directories to expose under roots others cannot traverse
+_private_tmp_bytes = 64 * 1024 * 1024
 
 
 def prepare() -> None:
@@ -85,6 +99,11 @@ def prepare() -> None:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
         _environment_block = (int(fields[47]), int(fields[48]))  # env_start, env_end
+        _choose_isolation()
+        if os.geteuid() != 0:
+            # Without a uid per call, this is how a call's processes that left its group are
+            # found: orphans are reparented here instead of to init, and killed after the call.
+            _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         import gc
 
         gc.freeze()  # forked children then share the warm heap instead of copying it
@@ -93,6 +112,29 @@ def prepare() -> None:
             _baseline_tasks = _count_own_tasks()  # the zygote included
         _prepared = True
     _nursery()  # start forking spares now, before the first call
+
+
+def _choose_isolation() -> None:
+    global _isolation, _hidden, _private_tmp_bytes
+    from chalicelib.config import get_settings
+
+    _private_tmp_bytes = get_settings().sandbox_file_bytes
+    if isolation.namespaces_available():
+        _isolation = "namespaces"
+        _hidden = isolation.hidden_roots(isolation.interpreter_paths())
+    elif os.geteuid() == 0 and isolation.hidden_roots(isolation.interpreter_paths()):
+        # A uid of its own and no mount namespace: the call could not read the interpreter.
+        logging.getLogger("taskport").error(
+            "the sandbox runs as root without the right to unshare (CAP_SYS_ADMIN), and the "
+            "interpreter lives where the calls' uids cannot read it (%s): handlers will fail to "
+            "import the standard library; install Python under a readable prefix",
+            ", ".join(isolation.hidden_roots(isolation.interpreter_paths())))
+
+
+def isolation_mode() -> str:
+    """How calls are contained: "namespaces" (root) or "seccomp" (unprivileged)."""
+    prepare()
+    return _isolation
 
 
 def execute(call: dict[str, Any], body: bytes,
@@ -121,13 +163,14 @@ def execute(call: dict[str, Any], body: bytes,
             _baseline_tasks + threading.active_count() + POOL_SIZE)
         frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks,
                               "body_length": len(body)}, body)
+        baseline = _baseline(spare.pid)  # before the call is written: it may be done at once
         try:
             _write_all(spare.call_fd, frame)
         except OSError:
             pass  # the spare is gone: _read_answer tells why
         finally:
             os.close(spare.call_fd)
-        answer = _read_answer(spare.pid, spare.answer_fd, limits)
+        answer = _read_answer(spare.pid, spare.answer_fd, limits, baseline)
     except BaseException:
         os.close(spare.answer_fd)
         _clean_up(spare)
@@ -278,8 +321,10 @@ def _hatch(dirty: _Used | None) -> _Spare:
     call_read, call_write = os.pipe()
     answer_read, answer_write = os.pipe()
     try:
-        pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
-                          dirty_uid)
+        with _spares_lock:  # so that no orphan sweep takes the new spare for a stray
+            pid = _fork_spare(call_read, call_write, answer_read, answer_write, workdir, uid,
+                              dirty_uid)
+            _spare_pids.add(pid)
     except BaseException:
         for fd in (call_read, call_write, answer_read, answer_write):
             os.close(fd)
@@ -421,6 +466,11 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     """
     global _set_up_by_zygote
     _set_up_process()  # once for every spare: no other thread can hold a lock here
+    if _isolation == "namespaces":
+        # Once for every spare: each spare's mount namespace is a copy of this one, and they
+        # share this network namespace (only a loopback, down); no call can make a socket in it.
+        isolation.unshare(isolation.CLONE_NEWNS | isolation.CLONE_NEWNET)
+        isolation.shared_view(_hidden)
     _set_up_by_zygote = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
     clone = _clone_with_our_parent()
@@ -501,12 +551,50 @@ def _clean_up(spare: _Spare, replace: bool = True) -> None:
     """Kill what the call left in its group, reap it, remove its directory; order a new spare."""
     _kill(spare.pid)  # the child is not reaped yet, so its pid (and group id) is still ours
     _reap(spare.pid)
+    with _spares_lock:
+        _spare_pids.discard(spare.pid)
+    if spare.uid is None:
+        _kill_orphans()
     _remove_workdir(spare.workdir)
     if replace:
         _nursery().replace((spare.uid, spare.handed_at) if spare.uid is not None else None)
     elif spare.uid is not None:
         _sweep_uid(spare.uid, spare.handed_at)
         _release_uid(spare.uid)
+
+
+_spares_lock = threading.Lock()
+_spare_pids: set[int] = set()  # spares forked and not yet reaped: this process's own children
+
+
+def _kill_orphans() -> None:
+    """Unprivileged: kill and reap every child of this process that is neither the zygote nor
+    a spare, i.e. a call's process whose parent died (this process is their subreaper)."""
+    for _ in range(ORPHAN_SWEEPS):
+        zygote = _zygote
+        with _spares_lock:
+            known = set(_spare_pids) | ({zygote.pid} if zygote is not None else set())
+        strays = [pid for pid in _own_children() if pid not in known]
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in strays:
+            _reap(pid)
+
+
+def _own_children() -> list[int]:
+    pids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as children:
+                pids.extend(int(pid) for pid in children.read().split())
+    except (OSError, ValueError):
+        pass  # a thread ended meanwhile: the next round looks again
+    return pids
 
 
 _cleanup_queue: queue.Queue[Callable[[], None]] | None = None
@@ -531,27 +619,70 @@ def _clean_up_forever(jobs: queue.Queue[Callable[[], None]]) -> None:
             logging.getLogger("taskport").exception("sandbox clean-up failed")
 
 
-def _read_answer(pid: int, read_fd: int, limits: Limits) -> bytes:
+_Baseline = tuple[float, float]  # when a call was handed over, and the CPU its spare had used
+
+
+def _baseline(pid: int) -> _Baseline:
+    """Now, and the CPU a waiting spare has used (its set-up, not part of the call)."""
+    return time.monotonic(), _cpu_seconds(pid)
+
+
+def _read_answer(pid: int, read_fd: int, limits: Limits, baseline: _Baseline) -> bytes:
+    """The child's answer frame (or a failure frame) with the call's "usage" added: duration
+    from this process's clock, CPU and peak memory from the kernel's account of the exited
+    child, never from the child's own word. The child is left unreaped, so its pid stays ours."""
+    started, cpu_before = baseline
+    frame, failed = _await_frame(pid, read_fd, limits)
+    _kill(pid)  # it has answered or failed: nothing it still runs can add to the answer
+    exit_info, usage = _wait_for_exit(pid)
+    duration_ms = (time.monotonic() - started) * 1000
+    header: dict[str, Any]
+    body = b""
+    if failed is not None:
+        header = failed
+    elif frame_complete(frame):
+        try:
+            header, body = decode_frame(frame)
+        except Crashed as exc:
+            header = failure("crashed", exc.message)
+        length = header.get("body_length", 0)
+        if not isinstance(length, int) or not 0 <= length <= len(body):
+            header, body = failure("crashed", "the sandbox answer is malformed"), b""
+        body = body[:length]
+    else:
+        header = _death_notice(exit_info, limits)
+    cpu_seconds, max_rss_bytes = usage if usage is not None else (cpu_before, 0)
+    header["usage"] = {"duration_ms": duration_ms, "max_rss_bytes": max_rss_bytes,
+                       "cpu_ms": max(0.0, (cpu_seconds - cpu_before) * 1000)}
+    header["body_length"] = len(body)
+    return encode_frame(header, body)
+
+
+def _await_frame(pid: int, read_fd: int,
+                 limits: Limits) -> tuple[bytes, dict[str, Any] | None]:
+    """What the child wrote until a whole frame, its exit, or a limit; with the failure header
+    when a limit (wall clock, answer size) ended the call."""
     assert limits.wall_seconds is not None and limits.output_bytes is not None
     deadline = time.monotonic() + limits.wall_seconds
-    cap = limits.output_bytes + HEADER_SLACK
+    cap = limits.output_bytes + HEADER_SLACK + 2 * int(limits.log_bytes or 0)
     buffer = bytearray()
     poller = select.poll()
     poller.register(read_fd, select.POLLIN | select.POLLHUP)
+    pidfd: int | None = None
     try:
-        pidfd: int | None = os.pidfd_open(pid)
-        poller.register(pidfd, select.POLLIN)
+        opened = os.pidfd_open(pid)
+        poller.register(opened, select.POLLIN)
+        pidfd = opened
     except (AttributeError, OSError):
-        pidfd = None
+        pass
     exited = False
     eof = False
     try:
         while not frame_complete(buffer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                _kill(pid)
-                return encode_frame(failure("timeout", f"the call ran longer than "
-                                                       f"{limits.wall_seconds:g} s and was killed"))
+                return b"", failure("timeout", f"the call ran longer than "
+                                               f"{limits.wall_seconds:g} s and was killed")
             slice_ms = remaining * 1000 if pidfd is not None else min(remaining * 1000, 10)
             for fd, _ in poller.poll(math.ceil(slice_ms)):
                 if fd == read_fd:
@@ -564,9 +695,8 @@ def _read_answer(pid: int, read_fd: int, limits: Limits) -> bytes:
                 elif fd == pidfd:
                     exited = True
             if len(buffer) > cap:
-                _kill(pid)
-                return encode_frame(failure("too_large", f"the answer is over the limit of "
-                                                         f"{limits.output_bytes} bytes"))
+                return b"", failure("too_large", f"the answer is over the limit of "
+                                                 f"{limits.output_bytes} bytes")
             if pidfd is None and _has_exited(pid):
                 exited = True
             if exited or eof:
@@ -574,9 +704,7 @@ def _read_answer(pid: int, read_fd: int, limits: Limits) -> bytes:
                     buffer += _drain(read_fd, cap + 1 - len(buffer))
                 if frame_complete(buffer) or exited:
                     break
-        if frame_complete(buffer):
-            return bytes(buffer)
-        return encode_frame(_death_notice(pid, limits))
+        return bytes(buffer), None
     finally:
         if pidfd is not None:
             os.close(pidfd)
@@ -598,10 +726,11 @@ def _drain(read_fd: int, most: int) -> bytes:
 
 def _has_exited(pid: int) -> bool:
     try:
-        waited, _ = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) or (0, 0)
+        # None while it runs; a five-field waitid_result once it has exited (left unreaped).
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
         return True
-    return bool(waited)
+    return info is not None
 
 
 def _kill(pid: int) -> None:
@@ -622,23 +751,70 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _death_notice(pid: int, limits: Limits) -> dict[str, Any]:
-    """Why a child ended without a whole answer (waited for, not reaped: its pid stays ours)."""
-    _kill(pid)  # the rest of its group may still run
+def _cpu_seconds(pid: int) -> float:
+    """User+system CPU a live process has used so far (its process CPU clock); 0 if unknown."""
     try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-    except ChildProcessError:
-        info = None
-    if info is None:
+        return time.clock_gettime(((~pid) << 3) | CPUCLOCK_SCHED)
+    except OSError:
+        return 0.0
+
+
+_ExitInfo = tuple[int, int]  # waitid's si_code and si_status
+_Usage = tuple[float, int]  # CPU seconds (user+system, with the children it reaped), peak RSS
+
+
+def _wait_for_exit(pid: int) -> tuple[_ExitInfo | None, _Usage | None]:
+    """Wait for a (killed) child to exit, leaving it unreaped; how it ended and its rusage.
+
+    waitid(2) fills a rusage even with WNOWAIT, which the C library's waitid and os.waitid do
+    not pass on: the raw system call, where its number is known."""
+    number = SYS_WAITID.get(os.uname().machine)
+    if number is None:
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            return None, None
+        return ((info.si_code, info.si_status) if info is not None else None), None
+    siginfo = ctypes.create_string_buffer(SIGINFO_BYTES)
+    usage = ctypes.create_string_buffer(RUSAGE_BYTES)
+    syscall = _libc().syscall
+    syscall.restype = ctypes.c_long
+    while True:
+        done = syscall(ctypes.c_long(number), ctypes.c_long(os.P_PID), ctypes.c_long(pid),
+                       siginfo, ctypes.c_long(os.WEXITED | os.WNOWAIT), usage)
+        if done == 0:
+            break
+        if ctypes.get_errno() != errno.EINTR:
+            return None, None
+    code, status = struct.unpack_from("=i", siginfo.raw, 8)[0], \
+        struct.unpack_from("=i", siginfo.raw, 24)[0]
+    user_s, user_us, system_s, system_us, max_rss_kib = struct.unpack_from("=5q", usage.raw, 0)
+    cpu = user_s + system_s + (user_us + system_us) / 1e6
+    return (code, status), (cpu, max_rss_kib * 1024)
+
+
+def _death_notice(exit_info: _ExitInfo | None, limits: Limits) -> dict[str, Any]:
+    """Why a child ended without a whole answer."""
+    if exit_info is None:
         return failure("crashed", "the call ended without answering")
-    if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
-        sig = info.si_status
-        if sig == signal.SIGXCPU:
+    code, status = exit_info
+    if code in (os.CLD_KILLED, os.CLD_DUMPED):
+        if status == signal.SIGXCPU:
             return failure("timeout", f"the call used more than {limits.cpu_seconds:g} s of CPU "
                                       "and was killed")
-        return failure("crashed", f"the call was killed by signal {signal.Signals(sig).name} "
-                                  "without answering")
-    return failure("crashed", f"the call exited with status {info.si_status} without answering")
+        if status == signal.SIGKILL:
+            return failure("killed", "the call was killed (SIGKILL: out of memory, or a kill) "
+                                     "without answering")
+        return failure("killed", f"the call was killed by signal {_signal_name(status)} "
+                                 "without answering")
+    return failure("crashed", f"the call exited with status {status} without answering")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
@@ -655,6 +831,9 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         os.environ["HOME"] = os.environ["TMPDIR"] = workdir
         if dirty_uid is not None:
             _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
+        if uid is not None and _isolation == "namespaces":
+            isolation.private_view(workdir, uid, _private_tmp_bytes,
+                                   None if _set_up_by_zygote else _hidden)
         os.chdir(workdir)
         if uid is not None:
             os.setgroups([])
@@ -664,6 +843,8 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _rehearse()
+        # Last, once the spare's own set-up is done: from here on only the call runs.
+        isolation.install_seccomp()
         vsz = _virtual_size()
         _write_all(ANSWER_FD, READY)
         frame = _read_frame(CALL_FD)
@@ -869,6 +1050,8 @@ def _remove_files_of(uid: int, since: float) -> None:
     A directory whose entries have not changed since the call began (less a margin for the
     kernel's coarse file clock) holds nothing of it and is not read: a busy /tmp costs ms.
     """
+    if _isolation == "namespaces":
+        return  # the call had a private tmpfs on each of them, gone with its mount namespace
     for root in SHARED_TMP_DIRS:
         try:
             status = os.stat(root)

@@ -1,27 +1,39 @@
-"""The local sandbox server: a warm parent on 127.0.0.1 that forks one contained child per call.
+"""The local sandbox server: a warm parent on a Unix socket that forks one contained child per call.
 
     POST /run   body: a frame {"call", "limits"} + request body  ->  200, body: the answer frame
     GET /health                                                  ->  200 "ok"
 
-`python -m chalicelib.sandbox.server [--host 127.0.0.1] [--port 0]` prints its URL on the first
+`python -m chalicelib.sandbox.server [--socket PATH]` prints its URL (`unix:<path>`) on the first
 line of stdout and serves until killed; it re-executes itself with a scrubbed environment first,
-so the parent that every call is forked from never held a credential. `serve()` (the local
-stack's entry) and `spawn()` start it that way from Python; `serve_in_process()` serves from the
-calling process (forks inherit that process's memory: only for a process holding no secrets).
+so the parent that every call is forked from never held a credential, and with the limits'
+maxima taken from the starter's settings. `serve()` (the local stack's entry) and `spawn()` start
+it that way from Python; `serve_in_process()` serves from the calling process (forks inherit
+that process's memory: only for a process holding no secrets).
+
+Only the starter's user (and root) may call it: the socket lives in a 0700 directory, and each
+connection's peer credentials (SO_PEERCRED) are checked; operators can use
+`curl --unix-socket <path> http://sandbox/health`. A call's limits are capped here, whatever it
+asks (see docs/sandbox-isolation.md).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import shutil
 import signal
+import socket
 import socketserver
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from typing import Any, BinaryIO, cast
 
-from chalicelib.sandbox import http1, runner
+from chalicelib.sandbox import http1, isolation, maxima, runner
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame, failure
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -29,12 +41,13 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SAFE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")
 SECRET_PREFIXES = ("AWS_", "TASKPORT_")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+URL_SCHEME = "unix:"
+SOCKET_NAME = "sandbox.sock"
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 class _Handler(socketserver.StreamRequestHandler):
     """One kept-alive connection: answer requests until the peer closes it."""
-
-    disable_nagle_algorithm = True
 
     def handle(self) -> None:
         try:
@@ -46,7 +59,7 @@ class _Handler(socketserver.StreamRequestHandler):
     def _answer_one(self) -> bool:
         """Read and answer one request; whether the connection stays open."""
         try:
-            head = http1.read_head(self.rfile)
+            head = http1.read_head(cast(BinaryIO, self.rfile))
             if head is None:
                 return False
             length = head.content_length()
@@ -66,7 +79,7 @@ class _Handler(socketserver.StreamRequestHandler):
         if head.headers.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
-            body = http1.read_body(self.rfile, length or 0)
+            body = http1.read_body(cast(BinaryIO, self.rfile), length or 0)
         except http1.BadMessage:
             return False  # the peer closed mid-body: nobody to answer
         keep_alive = head.keeps_alive()
@@ -81,7 +94,9 @@ class _Handler(socketserver.StreamRequestHandler):
     def _run(self, frame: bytes, keep_alive: bool) -> None:
         try:
             header, body = decode_frame(frame)
-            call, limits = header["call"], Limits.from_dict(header.get("limits") or {})
+            call = header["call"]
+            limits = maxima.capped(Limits.from_dict(header.get("limits") or {}),
+                                   getattr(self.server, "most", Limits()))
         except Exception as exc:  # noqa: BLE001 - a malformed request is answered, not raised
             self._send(400, f"malformed call: {exc}".encode(), "text/plain", keep_alive)
             return
@@ -101,22 +116,45 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.write(http1.response(status, body, content_type, close=not keep_alive))
 
 
-class _Server(socketserver.ThreadingTCPServer):
+class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
-    allow_reuse_address = True
     request_queue_size = 128
+    most = Limits()  # set by serve_in_process
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Only this process's user and root (who could read its memory anyway) may call."""
+        pid, uid, _ = _PEERCRED.unpack(request.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          _PEERCRED.size))
+        if uid in (os.getuid(), 0):
+            return True
+        logging.getLogger("taskport").warning(
+            "sandbox server: refused a connection from pid %d (uid %d)", pid, uid)
+        return False
 
 
-def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
-    """Start the sandbox server in its own credential-free process; returns (url, stop)."""
-    return spawn(host, port)
+def socket_path(url: str) -> str | None:
+    """The socket path of a `unix:` URL; None for any other URL."""
+    return url[len(URL_SCHEME):] if url.startswith(URL_SCHEME) else None
 
 
-def serve_in_process(host: str = "127.0.0.1",
-                     port: int = 0) -> tuple[str, Callable[[], None]]:
+def serve(host: str | None = None, port: int | None = None) -> tuple[str, Callable[[], None]]:
+    """Start the sandbox server in its own credential-free process; returns (url, stop).
+    `host` and `port` are ignored (the local stack passes them): it listens on a Unix socket."""
+    return spawn()
+
+
+def serve_in_process(path: str | None = None,
+                     most: Limits | None = None) -> tuple[str, Callable[[], None]]:
     """Serve from this process on a background thread; returns (url, stop)."""
+    isolation.require_network_policy()
     runner.prepare()
-    server = _Server((host, port), _Handler)
+    own_directory = None
+    if path is None:
+        own_directory = tempfile.mkdtemp(prefix="taskport-sandbox-socket-")  # mode 0700
+        path = os.path.join(own_directory, SOCKET_NAME)
+    server = _Server(path, _Handler)
+    server.most = most or maxima.from_settings()
+    os.chmod(path, 0o600)
     thread = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
     thread.start()
 
@@ -124,8 +162,14 @@ def serve_in_process(host: str = "127.0.0.1",
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        if own_directory is not None:
+            shutil.rmtree(own_directory, ignore_errors=True)
 
-    return f"http://{host}:{server.server_address[1]}", stop
+    return URL_SCHEME + path, stop
 
 
 def clean_environment() -> dict[str, str]:
@@ -137,20 +181,22 @@ def clean_environment() -> dict[str, str]:
     return env
 
 
-def spawn(host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+def spawn(most: Limits | None = None) -> tuple[str, Callable[[], None]]:
     """Start `python -m chalicelib.sandbox.server` with a scrubbed environment; (url, stop).
 
     The server's stdin is a pipe that only this process holds open: when this process ends,
     however it ends, the server reads EOF and exits, so no server outlives its starter.
+    Calls are capped at `most` (default: this process's settings, see maxima.from_settings).
     """
+    isolation.require_network_policy()
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.sandbox.server", "--host", host, "--port", str(port),
-         "--exit-with-stdin"],
+        [sys.executable, "-m", "chalicelib.sandbox.server", "--exit-with-stdin",
+         "--max-limits", json.dumps((most or maxima.from_settings()).as_dict())],
         env=clean_environment(), cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         close_fds=True)
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
-    if not line.startswith("http://"):
+    if not line.startswith(URL_SCHEME):
         process.kill()
         process.wait()
         raise RuntimeError(f"the sandbox server did not start (said {line!r})")
@@ -183,18 +229,23 @@ def _exit_at_eof() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Serve until killed, printing the URL first."""
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--host", default="127.0.0.1")
-    args.add_argument("--port", type=int, default=0)
+    args.add_argument("--socket", help="the socket's path (default: in a new 0700 directory)")
+    args.add_argument("--max-limits", help="JSON: the most a call may ask (default: settings)")
     args.add_argument("--exit-with-stdin", action="store_true",
                       help="exit when stdin reaches EOF (the starter went away)")
-    options = args.parse_args(argv)
+    arguments = list(argv if argv is not None else sys.argv[1:])
+    options = args.parse_args(arguments)
+    if options.max_limits is None:
+        # Read while the starter's settings are still in the environment, kept across the re-exec.
+        isolation.require_network_policy()
+        options.max_limits = json.dumps(maxima.from_settings().as_dict())
+        arguments += ["--max-limits", options.max_limits]
     if any(k.startswith(SECRET_PREFIXES) or k not in SAFE_ENVIRONMENT for k in os.environ):
         # Start over with nothing secret in the environment block or anywhere in memory.
         os.execve(sys.executable, [sys.executable, "-m", "chalicelib.sandbox.server",
-                                   *(argv if argv is not None else sys.argv[1:])],
-                  clean_environment())
+                                   *arguments], clean_environment())
     threading.stack_size(512 * 1024)  # a forked child inherits every thread's stack mapping
-    url, _ = serve_in_process(options.host, options.port)
+    url, _ = serve_in_process(options.socket, Limits.from_dict(json.loads(options.max_limits)))
     # Exit through the interpreter on SIGTERM (stop()), so that atexit removes the directory
     # that holds the calls' working directories; quietly on SIGINT too, which a Ctrl-C in the
     # terminal of `make dev` sends to this process as well as to the stack.

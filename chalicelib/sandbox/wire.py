@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
 
-from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptError, Timeout,
-                                       TooLarge)
+from chalicelib.sandbox.errors import (BundleMissing, Crashed, Refused, SandboxError,
+                                       ScriptError, Timeout, TooLarge)
 
 HEADER_SLACK = 64 * 1024  # room for the JSON header (error message, traceback) beyond the output cap
 
@@ -27,6 +27,7 @@ class Limits(NamedTuple):
     output_bytes: int | None = None
     processes: int | None = None
     file_bytes: int | None = None
+    log_bytes: int | None = None  # cap on each of stdout and stderr kept for the report
 
     def resolved(self) -> Limits:
         """Every field filled: given values win, settings give the rest."""
@@ -46,6 +47,8 @@ class Limits(NamedTuple):
                           else settings.sandbox_processes),
             file_bytes=int(self.file_bytes if self.file_bytes is not None
                            else settings.sandbox_file_bytes),
+            log_bytes=int(self.log_bytes if self.log_bytes is not None
+                          else settings.run_output_bytes),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,6 +81,26 @@ class HttpAnswer(NamedTuple):
     headers: dict[str, str]
     body: bytes
     mimetype: str
+
+
+class CallReport(NamedTuple):
+    """What one sandbox call did, success or failure (handed to `on_report` once per call)."""
+
+    status: str            # "ok" | "error" | "timeout" | "killed" | "refused"
+    duration_ms: float
+    cpu_ms: float          # user+system CPU of the call's process tree
+    max_rss_bytes: int
+    stdout: str            # what user code printed, capped (Limits.log_bytes each)
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    error: dict[str, str] | None   # {"type", "message", "traceback"}; the user's frames only
+
+
+STATUSES = ("ok", "error", "timeout", "killed", "refused")
+# The report status of each answer outcome; a script's MemoryError is the memory limit.
+STATUS_OF_OUTCOME = {"ok": "ok", "exception": "error", "crashed": "error", "timeout": "timeout",
+                     "killed": "killed", "too_large": "refused", "refused": "refused"}
 
 
 def encode_frame(header: dict[str, Any], body: bytes = b"") -> bytes:
@@ -118,7 +141,8 @@ def frame_complete(buffer: bytes | bytearray) -> bool:
 
 
 FAILURES: dict[str, type[SandboxError]] = {
-    "timeout": Timeout, "crashed": Crashed, "too_large": TooLarge, "refused": Refused,
+    "timeout": Timeout, "crashed": Crashed, "killed": Crashed, "too_large": TooLarge,
+    "refused": Refused, "bundle_missing": BundleMissing,
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
+import re
 from typing import Any
 from collections.abc import Callable, Mapping
 
@@ -12,7 +14,7 @@ from chalice.app import Request
 
 from chalicelib.config import get_settings
 from chalicelib.errors import (MalformedBody, MethodNotAllowed, PayloadTooLarge, TaskportError,
-                               UnsupportedMediaType)
+                               UnsupportedMediaType, UpstreamFailed)
 
 log = logging.getLogger("taskport")
 
@@ -48,7 +50,8 @@ class Surface:
                 try:
                     return view(*args, **kwargs)
                 except TaskportError as err:
-                    if err.status_code >= 500:
+                    # UpstreamFailed is user code or a remote failing (logged with its run).
+                    if err.status_code >= 500 and not isinstance(err, UpstreamFailed):
                         log.exception("%s %s failed", self.name, path)
                     return self.render_error(err)
                 except Exception:
@@ -62,6 +65,12 @@ class Surface:
             return view
 
         return register
+
+
+def owner_name(route: str) -> str | None:
+    """The name of the surface that owns a route pattern, if any."""
+    owner = _owners.get(route)
+    return owner.name if owner else None
 
 
 def render_chalice_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -86,8 +95,73 @@ def raw_body(request: Request) -> bytes:
     return body
 
 
+# Limits of what a JSON body may hold, checked while parsing (see docs/hardening.md): deeper
+# nesting than any API here needs would otherwise reach the decoder's recursion limit, longer
+# integers Python's int-conversion limit (4,300 digits), and NaN, Infinity or a lone surrogate
+# could be stored and then echoed as bytes that are not JSON or not UTF-8.
+MAX_JSON_DEPTH = 64
+MAX_JSON_INT_DIGITS = 100
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise MalformedBody(f"the request body holds an integer of more than "
+                            f"{MAX_JSON_INT_DIGITS} digits")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedBody(f"the request body holds a number out of range: {text[:40]}")
+    return value
+
+
+def _json_constant(name: str) -> Any:
+    raise MalformedBody(f"the request body holds {name}, which is not JSON")
+
+
+def _check_value(value: Any, depth: int, surrogates: bool) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise MalformedBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if surrogates:
+                _check_text(key)
+            _check_value(item, depth + 1, surrogates)
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(item, depth + 1, surrogates)
+    elif surrogates and isinstance(value, str):
+        _check_text(value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedBody("the request body holds a lone surrogate (\\ud800-\\udfff), "
+                            "which is not a character") from exc
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: MalformedBody for syntax errors and for values beyond the limits above."""
+    try:
+        value = json.loads(text, parse_int=_json_int, parse_float=_json_float,
+                           parse_constant=_json_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise MalformedBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from exc
+    # A lone surrogate can only come from a \\u escape: the text itself is valid UTF-8.
+    _check_value(value, 1, bool(_SURROGATE_ESCAPE.search(text)))
+    return value
+
+
 def json_body(request: Request, *, required: bool = True) -> Any:
-    """The body parsed as JSON; MalformedBody when it is not UTF-8 JSON."""
+    """The body parsed as strict JSON (see parse_json); MalformedBody when it is not."""
     body = raw_body(request)
     if not body.strip():
         if required:
@@ -97,11 +171,7 @@ def json_body(request: Request, *, required: bool = True) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedBody("the request body is not UTF-8") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedBody(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}") from exc
+    return parse_json(text)
 
 
 def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Invalid
 from chalicelib.models.webhooks import Delivery
 from chalicelib.models.workflows import Workflow
+from chalicelib.runs import history
 from chalicelib.surfaces.http import Surface, json_object, json_response, query
 from chalicelib.surfaces.render import ONESPACE_API_VERSION, onespace_error
 
@@ -86,6 +87,8 @@ def _task_view(task: Any, with_output: bool = True) -> dict[str, Any]:
     view = {"id": task.params["task_id"], "status": _status(task), "input": task.params["input"]}
     if with_output:
         view["output"] = task.result if task.status == "success" else None
+    if "script" in task.params:  # an automated workflow's task: how its script's run went
+        view["last_attempt"] = history.last_attempt(task)
     return view
 
 

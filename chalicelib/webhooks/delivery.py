@@ -167,6 +167,9 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) 
     status_code: int | None = None
     error: str | None = None
     retry_after: float | None = None
+    refused = False
+    # Everything between the POST and the record of the attempt is inside this try: whatever
+    # the receiver answers, the attempt it saw is recorded and the delivery moves on.
     try:
         answer = _post_within(url, headers, body.encode("utf-8"),
                               settings.webhook_timeout_seconds)
@@ -177,14 +180,24 @@ def _attempt(step: Step, delivery: Delivery, workflow: workflow_store.Workflow) 
             error = f"the receiver answered {status_code}"
         if status_code in RETRY_AFTER_STATUSES:
             retry_after = ladder.retry_after_seconds(answer.headers.get("retry-after"), now())
-    except (egress.Refused, egress.FetchFailed) as exc:
+    except egress.Refused as exc:
+        # Refused at send time (the name now resolves to a refused address, say): the same
+        # refusal would come back on every retry, so the delivery ends with it.
+        error, refused = exc.message, True
+    except egress.FetchFailed as exc:
         error = exc.message
+    except Exception as exc:  # an answer nothing above expected: still this attempt's outcome
+        log.exception("webhook attempt of delivery %s failed unexpectedly", step.delivery_id)
+        error = f"the attempt failed: {type(exc).__name__}"
     attempt = Attempt(at=started_at, url=url, duration_ms=round((time.monotonic() - clock) * 1000),
                       status_code=status_code, error=error)
     made = step.attempts_made + 1
 
     if error is None:
         _record(step, attempt, DELIVERED, None, None)
+        return
+    if refused:
+        _record(step, attempt, FAILED, None, f"refused by the egress guard: {error}")
         return
     if status_code == 410:
         reason = "the receiver answered 410 Gone: the workflow's webhook is disabled"

@@ -5,6 +5,7 @@ import datetime as dt
 import email.utils
 import math
 import random
+import re
 
 MAX_SQS_DELAY = 900
 MAX_RETRY_AFTER = 86400
@@ -33,19 +34,29 @@ def hop_seconds(remaining: float) -> int:
     return max(0, min(MAX_SQS_DELAY, math.floor(remaining + 0.5)))
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
+
+
 def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) as seconds from now, capped at one day."""
+    """A Retry-After header as seconds from now, capped at one day; None when it is not one.
+
+    Strictly RFC 9110: ASCII digits (delta-seconds) or an HTTP date. Anything else (Unicode
+    digits such as "²", which str.isdigit accepts and float refuses, signs, fractions) is
+    ignored, never an exception: it is parsed after the attempt was made.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
+    if _DELTA_SECONDS.fullmatch(value):
+        seconds = float(int(value))
+    elif value.isascii() and len(value) <= 64:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            seconds = (when - now).total_seconds()
+        except (TypeError, ValueError, OverflowError, IndexError):
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - now).total_seconds()
+    else:
+        return None
     return max(0.0, min(float(MAX_RETRY_AFTER), seconds))

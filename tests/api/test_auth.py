@@ -155,12 +155,12 @@ def test_warm_process_authenticates_without_dynamodb_reads(account):
         calls.append(args)
         return original(*args, **kwargs)
 
-    CredentialRecord.get = counting_get  # type: ignore[method-assign]
+    CredentialRecord.get = counting_get
     try:
         for _ in range(20):
             auth.bearer({"authorization": f"Bearer {token}"})
     finally:
-        CredentialRecord.get = original  # type: ignore[method-assign]
+        CredentialRecord.get = original
     assert calls == []
 
 

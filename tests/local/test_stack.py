@@ -42,12 +42,14 @@ def _call(url: str, method: str = "GET", body: Any = None,
 
 
 @pytest.fixture(scope="module")
-def dev_stack() -> Iterator[dict[str, Any]]:
+def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`python -m chalicelib.local.stack` in a child process on a free PORT, with its own emulator."""
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
+           # Not the checkout's .taskport-dev.json: that one is the developer's.
+           "TASKPORT_DEV_FILE": str(tmp_path_factory.mktemp("dev") / "taskport-dev.json")}
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -34,7 +34,7 @@ def dirty_sandbox_url() -> Iterator[str]:
                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert process.stdout is not None
     url = process.stdout.readline().decode().strip()
-    assert url.startswith("http://"), url
+    assert url.startswith("unix:"), url
     yield url
     process.terminate()  # not kill(): the server removes its calls' directory on the way out
     process.wait()

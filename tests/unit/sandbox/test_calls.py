@@ -201,7 +201,7 @@ def test_server_entry_starts_once_scrubbed_without_a_locale():
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
-        assert ready and process.stdout.readline().startswith(b"http://127.0.0.1:")
+        assert ready and process.stdout.readline().startswith(b"unix:")
         if os.geteuid() == 0:  # the server is not dumpable: only root may read its environ
             with open(f"/proc/{process.pid}/environ", "rb") as environ:
                 assert b"AWS_" not in environ.read()
@@ -231,7 +231,7 @@ def test_server_entry_stops_quietly(flags: list[str], signal_name: str):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
-        assert ready and process.stdout.readline().startswith(b"http://127.0.0.1:")
+        assert ready and process.stdout.readline().startswith(b"unix:")
         process.send_signal(getattr(signal, signal_name))
         process.wait(timeout=10)
         errors = process.stderr.read()
@@ -247,11 +247,10 @@ def test_server_entry_stops_quietly(flags: list[str], signal_name: str):
 
 def test_spawned_server_exits_when_its_starter_dies_without_stopping_it():
     """A starter killed outright (no stop(), no atexit) leaves no sandbox server behind."""
+    import socket
     import subprocess
     import sys
     import time
-    import urllib.error
-    import urllib.request
 
     from chalicelib.sandbox.server import REPO_ROOT
 
@@ -264,12 +263,14 @@ def test_spawned_server_exits_when_its_starter_dies_without_stopping_it():
         cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
         capture_output=True, timeout=60, check=True)
     url = starter.stdout.decode().strip()
-    assert url.startswith("http://127.0.0.1:")
+    assert url.startswith("unix:")
     deadline = time.monotonic() + 20
     while True:
         try:
-            urllib.request.urlopen(url + "/health", timeout=2).close()
-        except (urllib.error.URLError, ConnectionError):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(2)
+                probe.connect(url[len("unix:"):])
+        except OSError:
             break  # nothing listens any more: the server is gone
         assert time.monotonic() < deadline, "the sandbox server outlived its starter"
         time.sleep(0.1)

@@ -149,8 +149,9 @@ def test_parent_environment_and_memory_are_unreadable(dirty_sandbox):
         "    except OSError as exc:\n"
         "        return type(exc).__name__\n"
     )
-    assert run(source, "environ") == "PermissionError"
-    assert run(source, "mem") == "PermissionError"
+    # Not found where the call's /proc hides other uids' processes (root parent), else refused.
+    assert run(source, "environ") in ("PermissionError", "FileNotFoundError")
+    assert run(source, "mem") in ("PermissionError", "FileNotFoundError")
 
 
 def test_inherited_file_descriptors_are_closed(dirty_sandbox):

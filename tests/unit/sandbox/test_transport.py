@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import io
+import shutil
 import socket
+import subprocess
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
-from chalicelib.sandbox import client, http1
+from chalicelib.sandbox import client, http1, server
 from chalicelib.sandbox.errors import Crashed
 from chalicelib.sandbox.wire import Limits, decode_frame, encode_frame
 
@@ -68,10 +68,19 @@ def test_a_short_body_is_refused():
 
 # The server, over real sockets (the session's sandbox server process).
 
+def connect(url: str) -> socket.socket:
+    """A connection to the server at a `unix:` URL."""
+    path = server.socket_path(url)
+    assert path is not None, url
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(path)
+    return sock
+
+
 def exchange(url: str, raw: bytes, reads: int = 1) -> tuple[list[http1.Head], list[bytes], bool]:
     """Send raw bytes; read `reads` responses; and whether the server then closed."""
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+    with connect(url) as sock:
         sock.sendall(raw)
         reader = sock.makefile("rb")
         heads, bodies = [], []
@@ -100,9 +109,12 @@ def post_run(frame: bytes, extra: bytes = b"") -> bytes:
             + frame)
 
 
-def test_health_answers_any_http_client(dirty_sandbox_url: str):
-    with urllib.request.urlopen(dirty_sandbox_url + "/health", timeout=30) as response:
-        assert response.status == 200 and response.read() == b"ok"
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_health_answers_curl_on_the_unix_socket(dirty_sandbox_url: str):
+    done = subprocess.run(["curl", "-sS", "--max-time", "20", "--unix-socket",
+                           server.socket_path(dirty_sandbox_url), "http://sandbox/health"],
+                          capture_output=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == b"ok", done
 
 
 def test_one_connection_carries_several_requests_in_order(dirty_sandbox_url: str):
@@ -110,7 +122,8 @@ def test_one_connection_carries_several_requests_in_order(dirty_sandbox_url: str
            + post_run(run_frame("def f():\n    return 'two'\n"), b"Connection: close\r\n"))
     heads, bodies, closed = exchange(dirty_sandbox_url, raw, reads=3)
     assert [h.start[1] for h in heads] == ["200", "404", "200"]
-    assert decode_frame(bodies[0]) == ({"outcome": "ok", "body_length": 1}, b"7")
+    header, body = decode_frame(bodies[0])
+    assert (header["outcome"], header["body_length"], body) == ("ok", 1, b"7")
     assert decode_frame(bodies[2])[1] == b'"two"'
     assert heads[2].headers["connection"] == "close" and closed
 
@@ -122,8 +135,7 @@ def test_http_1_0_gets_its_answer_and_the_connection_closes(dirty_sandbox_url: s
 
 def test_expect_100_continue_is_answered_before_the_body(dirty_sandbox_url: str):
     frame = run_frame()
-    parts = urlsplit(dirty_sandbox_url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+    with connect(dirty_sandbox_url) as sock:
         reader = sock.makefile("rb")
         sock.sendall(b"POST /run HTTP/1.1\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
                      % len(frame))

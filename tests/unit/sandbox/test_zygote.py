@@ -52,7 +52,7 @@ def test_a_call_forked_by_the_zygote_can_abort_and_start_threads():
               '    t = threading.Thread(target=lambda: seen.append(threading.get_native_id()))\\n'
               '    t.start()\\n    t.join()\\n'
               '    return [len(seen), seen[0] != threading.get_native_id()]\\n")')
-    assert out["abort"]["outcome"] == "crashed" and "SIGABRT" in out["abort"]["message"]
+    assert out["abort"]["outcome"] == "killed" and "SIGABRT" in out["abort"]["message"]
     assert out["threads"] == [1, True]
 
 

@@ -52,3 +52,13 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert ladder.retry_after_seconds("999999999", now) == ladder.MAX_RETRY_AFTER
     assert ladder.retry_after_seconds("soon", now) is None
     assert ladder.retry_after_seconds(None, now) is None
+
+
+def test_retry_after_is_parsed_strictly():
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert ladder.retry_after_seconds("120", now) == 120
+    assert ladder.retry_after_seconds(" 7 ", now) == 7
+    assert ladder.retry_after_seconds("9" * 400, now) is None
+    for value in ("²", "١٢", "-5", "1.5", "+3", "0x10", "\u00a0", "Thu, 99 Foo 2026 99:99:99 GMT",
+                  "Fri, 31 Dec 9999 23:59:59 +9999", "a" * 100):
+        assert ladder.retry_after_seconds(value, now) is None, value

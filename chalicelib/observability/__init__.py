@@ -1,0 +1,1 @@
+"""Visibility: structured logs with request and entity ids, request lines, EMF metrics."""
