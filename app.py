@@ -23,6 +23,8 @@ if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # set by the chalice CLI, 
     hand_over_chalice_local(sys.argv)
 
 app = Chalice(app_name="taskport")
+# The official Steamship client uploads package zips as multipart; API Gateway must pass the bytes.
+app.api.binary_types.append("multipart/form-data")
 logs.configure()  # after Chalice(): it sets its logger (every taskport.* one's parent) to ERROR
 app.register_blueprint(admin.blueprint)
 app.register_blueprint(docs.blueprint)

@@ -22,9 +22,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chalicelib import files, sandbox
+from chalicelib import sandbox
 from chalicelib.config import get_settings
 from chalicelib.engine import registry
 from chalicelib.engine import tasks as engine
@@ -32,7 +30,7 @@ from chalicelib.errors import Conflict, Invalid, NotFound
 from chalicelib.models import packages as store
 from chalicelib.models.packages import BUNDLE_RUNTIME, Method, PackageVersion
 from chalicelib.models.tasks import Task
-from chalicelib.packages import bundles, catalog
+from chalicelib.packages import bundles, catalog, storage
 from chalicelib.packages.errors import MethodFailed
 
 TASK_TYPE = "package.build"
@@ -102,11 +100,11 @@ def start_build(account_id: str, workspace: str, fields: dict[str, str],
     else:
         raise Conflict(f"package {package.handle!r} has a version {handle!r} already",
                        field="handle")
-    path = f"{catalog.SOURCE_ROOT}/{package.handle}/{handle}/{uuid.uuid4().hex}.zip"
-    stored = files.put_file(account_id, path, file, "application/zip")
+    path = f"{package.package_id}/{uuid.uuid4().hex}.zip"
     spec = engine.TaskSpec(task_type=TASK_TYPE, params={
         "package": package.handle, "package_id": package.package_id, "handle": handle,
-        "zip_path": path, "zip_etag": stored.etag, "config_template": template})
+        "zip_path": path, "zip_etag": storage.put(account_id, path, file),
+        "config_template": template})
     return engine.create_tasks(account_id, workspace, [spec])[0]
 
 
@@ -221,35 +219,31 @@ def _describe(target: bundles.Target, bundle: bytes) -> Any:
 
 def _run_build(params: dict[str, Any], ctx: registry.RunContext) -> Any:
     account_id = ctx.account_id
-    upload, etag = files.read_file(account_id, params["zip_path"])
-    if etag != params["zip_etag"]:
-        raise BuildFailed("the uploaded zip changed after the upload; upload it again")
+    try:
+        upload = storage.read(account_id, params["zip_path"], params["zip_etag"])
+    except (NotFound, Conflict) as exc:
+        raise BuildFailed(f"the uploaded zip is gone or was replaced ({exc.message}); upload it "
+                          "again") from exc
     bundle, manifest_template = build_bundle(upload)
     version_id = uuid.uuid4().hex
-    path = f"{catalog.SOURCE_ROOT}/{params['package']}/{params['handle']}/{version_id}.bundle.zip"
-    stored = files.put_file(account_id, path, bundle, "application/zip")
+    path = f"{params['package_id']}/{version_id}.bundle.zip"
+    etag = storage.put(account_id, path, bundle)
     try:
-        spec = _describe(bundles.Target(account_id=account_id, path=path, etag=stored.etag,
+        spec = _describe(bundles.Target(account_id=account_id, path=path, etag=etag,
                                         version_id=version_id, package=params["package"],
                                         version=params["handle"]), bundle)
         version = store.create_version(PackageVersion(
             version_id=version_id, account_id=account_id, handle=params["handle"],
             package_id=params["package_id"], package_handle=params["package"],
-            source_path=path, source_etag=stored.etag, methods=_methods(spec), created_at="",
+            source_path=path, source_etag=etag, methods=_methods(spec), created_at="",
             runtime=BUNDLE_RUNTIME,
             config_template=params["config_template"] or manifest_template))
     except BaseException:
-        _forget(account_id, path)
+        storage.delete(account_id, path)  # nothing half-built stays
         raise
+    storage.delete(account_id, params["zip_path"])
     return {"package": version.package_handle, "handle": version.handle,
             "id": version.version_id}
-
-
-def _forget(account_id: str, path: str) -> None:
-    try:
-        files.delete_file(account_id, path)
-    except (NotFound, ClientError):  # an orphaned bundle costs storage, never correctness
-        pass
 
 
 def _validate_params(params: dict[str, Any]) -> None:
@@ -265,4 +259,7 @@ def built_version(account_id: str, result: Any) -> PackageVersion:
     return store.get_version(account_id, str(result.get("package")), str(result.get("handle")))
 
 
-registry.register(TASK_TYPE, _run_build, _validate_params)
+
+def install() -> None:
+    """Register package.build (called through invocation.install by the composition root)."""
+    registry.register(TASK_TYPE, _run_build, _validate_params, internal=True)

@@ -7,15 +7,12 @@ a placeholder that opens nothing, and an API base where nothing listens.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, NamedTuple
 
-from chalicelib import files, sandbox
+from chalicelib import sandbox
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.packages import storage
 from chalicelib.packages.errors import MethodFailed
-from chalicelib.sandbox import bundles as sandbox_bundles
-from chalicelib.sandbox import client
-from chalicelib.sandbox.wire import raise_for
 
 PLACEHOLDER_KEY = "taskport-placeholder-opens-nothing"
 PLACEHOLDER_BASE = "http://127.0.0.1:9/"  # the discard port: nothing answers there
@@ -61,30 +58,17 @@ def _key(target: Target) -> str:
 
 def _bundle_bytes(target: Target) -> bytes:
     try:
-        data, etag = files.read_file(target.account_id, target.path)
-    except NotFound as exc:
+        return storage.read(target.account_id, target.path, target.etag)
+    except (NotFound, Conflict) as exc:
         raise Conflict(f"the bundle of package {target.package!r} version {target.version!r} "
-                       "was deleted") from exc
-    if etag != target.etag:
-        raise Conflict(f"the bundle of package {target.package!r} version {target.version!r} "
-                       "changed after the version was built")
-    return data
+                       f"is not the one it was built with: {exc.message}") from exc
 
 
 def call(target: Target, payload: dict[str, Any], limits: sandbox.Limits,
          bundle: bytes | None = None) -> dict[str, Any]:
     """The SDK's answer (InvocableResponse as a dict) for one event."""
-    request = {"kind": sandbox_bundles.KIND, "bundle": _key(target), "event": payload}
-    header, body = client.call(request, bundle or b"", limits)
-    if header.get("outcome") == sandbox_bundles.MISSING:
-        header, body = client.call(request, bundle or _bundle_bytes(target), limits)
-    raise_for(header)
-    try:
-        answer = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise sandbox.Crashed("the package answered something unreadable") from exc
-    if not isinstance(answer, dict):
-        raise sandbox.Crashed("the package did not answer an InvocableResponse")
+    answer: dict[str, Any] = sandbox.run_bundle(
+        _key(target), payload, lambda: bundle or _bundle_bytes(target), limits)
     return answer
 
 

@@ -8,12 +8,10 @@ from chalicelib import files, runs, sandbox
 from chalicelib.engine import registry
 from chalicelib.engine import tasks as engine
 from chalicelib.errors import Conflict, Forbidden, Invalid, NotFound
-from chalicelib.models.packages import Method, PackageInstance
+from chalicelib.models.packages import BUNDLE_RUNTIME, Method, PackageInstance
 from chalicelib.models.tasks import Task
 from chalicelib.accounts import workspaces
-from chalicelib.models.packages import BUNDLE_RUNTIME
-from chalicelib.packages import bundles, catalog, runtime_script
-from chalicelib.packages.builds import TASK_TYPE as BUILD_TASK_TYPE
+from chalicelib.packages import builds, bundles, catalog, runtime_script
 
 TASK_TYPE = "package.method"
 PARAMS = {"workspace": str, "instance": str, "package": str, "version": str, "method": str,
@@ -124,11 +122,13 @@ def task_status(account_id: str, task_id: Any) -> Task:
     if not engine.is_engine_key(task_id):
         raise NotFound(f"no task {task_id!r}", field="taskId")
     task = engine.get_task(task_id, account_id)
-    if task.task_type not in (TASK_TYPE, BUILD_TASK_TYPE):
+    if task.task_type not in (TASK_TYPE, builds.TASK_TYPE):
         raise NotFound(f"no task {task_id!r}", field="taskId")
     return task
 
 
 def install() -> None:
-    """Register the background package-method task type (called by the composition root)."""
+    """Register the background package-method and package-build task types (called by the
+    composition root)."""
     registry.register(TASK_TYPE, _run_task, _validate_params, internal=True)
+    builds.install()

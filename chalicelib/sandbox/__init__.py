@@ -2,6 +2,7 @@
 
     sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=) -> JSON
     sandbox.run_http_handler(source, filename, HttpCall, limits, on_report=) -> HttpAnswer
+    sandbox.run_bundle(key, event, fetch, limits, on_report=) -> a Steamship InvocableResponse
 Failures raise SandboxError subclasses: Timeout (504), Crashed (500), ScriptError (500),
 TooLarge (502), Refused (502). Every call, success or failure, hands a CallReport to
 `on_report` once before it returns or raises; a SandboxError carries it as `.report`.
@@ -13,8 +14,8 @@ import time
 from typing import Any
 from collections.abc import Callable
 
-from chalicelib.sandbox import client
-from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptError, Timeout,
+from chalicelib.sandbox import bundles, client
+from chalicelib.sandbox.errors import (BundleMissing, Crashed, Refused, SandboxError, ScriptError, Timeout,
                                        TooLarge)
 from chalicelib.sandbox.wire import (STATUS_OF_OUTCOME, CallReport, HttpAnswer, HttpCall, Limits,
                                      checked_http_answer, raise_for)
@@ -50,6 +51,29 @@ def run_http_handler(source: str, filename: str, request: HttpCall,
     return _run({"kind": "http", "source": source, "filename": filename, "function": function,
                  "http": http, "args": list(request.args), "kwargs": dict(request.kwargs)},
                 request.body, limits, on_report, checked_http_answer)
+
+
+def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
+               limits: Limits | None = None, on_report: OnReport | None = None) -> Any:
+    """The Steamship SDK's answer (its InvocableResponse as a dict) for `event`, run from the
+    package bundle `key`; `fetch()` gives the bundle's bytes, asked for only when this sandbox
+    has not unpacked that bundle yet (see bundles.py)."""
+    def value(header: dict[str, Any], body: bytes) -> Any:
+        try:
+            answer = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Crashed("the package answered something unreadable") from exc
+        if not isinstance(answer, dict):
+            raise Crashed("the package did not answer an InvocableResponse")
+        return answer
+
+    def call() -> dict[str, Any]:
+        return {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+
+    try:
+        return _run(call(), b"", limits, None, value)
+    except BundleMissing:
+        return _run(call(), fetch(), limits, on_report, value)
 
 
 def _run(call: dict[str, Any], body: bytes, limits: Limits | None, on_report: OnReport | None,

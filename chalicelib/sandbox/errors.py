@@ -31,6 +31,10 @@ class Crashed(SandboxError):
     default_status = 500
 
 
+class BundleMissing(Crashed):
+    """The sandbox has not unpacked this package bundle yet: send it again with its bytes."""
+
+
 class ScriptError(SandboxError):
     """The script raised; `error_type` and `error_message` say what (500)."""
 

@@ -13,8 +13,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
 
-from chalicelib.sandbox.errors import (Crashed, Refused, SandboxError, ScriptError, Timeout,
-                                       TooLarge)
+from chalicelib.sandbox.errors import (BundleMissing, Crashed, Refused, SandboxError,
+                                       ScriptError, Timeout, TooLarge)
 
 HEADER_SLACK = 64 * 1024  # room for the JSON header (error message, traceback) beyond the output cap
 
@@ -244,7 +244,7 @@ def frame_complete(buffer: bytes | bytearray) -> bool:
 
 FAILURES: dict[str, type[SandboxError]] = {
     "timeout": Timeout, "crashed": Crashed, "killed": Crashed, "too_large": TooLarge,
-    "refused": Refused,
+    "refused": Refused, "bundle_missing": BundleMissing,
 }
 
 

@@ -29,7 +29,7 @@ def dragon_error(err: TaskportError) -> Response:
         }]
         return json_response({"status": "error", "errors": errors}, 400)
     return json_response({"status": "error", "message": err.message}, err.status_code,
-                         _headers(err) if isinstance(err, Unauthorized) else None)
+                         _headers(err) or None)
 
 
 ONESPACE_API_VERSION = "2014-08-28"

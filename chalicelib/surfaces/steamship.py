@@ -99,6 +99,7 @@ def _version_view(version: PackageVersion) -> dict[str, Any]:
             "packageHandle": version.package_handle,
             "methods": [{"name": m.name, "background": m.background,
                          "parameters": list(m.parameters)} for m in version.methods],
+            "configTemplate": version.config_template, "runtime": version.runtime,
             "createdAt": _iso(version.created_at)}
 
 
@@ -140,7 +141,10 @@ def _status_view(task: Task) -> dict[str, Any]:
 def _task_answer(task: Task) -> dict[str, Any]:
     """The seed's `task` object and the client's `status` object, side by side."""
     answer: dict[str, Any] = {"task": _task_view(task), "status": _status_view(task)}
-    if task.status == "success":
+    if task.status == "success" and task.task_type == builds.TASK_TYPE:
+        answer["data"] = {"packageVersion": _version_view(
+            builds.built_version(task.account_id, task.result))}
+    elif task.status == "success":
         answer["data"] = task.result
     return answer
 
