@@ -30,7 +30,8 @@ KEEP_BUNDLES = 32  # unpacked bundles a parent keeps; the least recently used go
 READY_MARK = ".taskport-ready"
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """Where unpacked bundles live (made when missing): readable by the calls, written by the parent."""
     from chalicelib.config import get_settings
 
     root = Path(get_settings().bundle_cache_dir)
@@ -46,7 +47,7 @@ def stage(call: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes] | d
     key = call.get("bundle")
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         return {"outcome": "refused", "message": "a bundle call needs a bundle key"}
-    directory = _cache_root() / key
+    directory = cache_root() / key
     if not (directory / READY_MARK).exists():
         if not body:
             return {"outcome": MISSING, "message": f"bundle {key} is not unpacked here"}

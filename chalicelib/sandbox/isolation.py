@@ -31,6 +31,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 NAMESPACE_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_REMOUNT = 1, 32
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
@@ -184,18 +185,31 @@ def expose(hidden: dict[str, list[str]]) -> None:
 
 
 def private_view(workdir: str, uid: int, tmp_bytes: int,
-                 hidden: dict[str, list[str]] | None) -> None:
+                 hidden: dict[str, list[str]] | None, shared: tuple[str, ...] = ()) -> None:
     """A call's own IPC and mount namespaces; one fresh tmpfs of `tmp_bytes` on every shared
     temporary directory, holding the call's working directory at its usual path.
-    `hidden`: no zygote set up the shared view and network: do it here, for this call alone."""
+    `hidden`: no zygote set up the shared view and network: do it here, for this call alone.
+    `shared`: existing directories under a temporary directory that the call reads but cannot
+    change (the parent's cache of unpacked package bundles), bound read-only into the fresh tmpfs."""
     unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if hidden is not None else 0))
     if hidden is not None:
         shared_view(hidden)
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          PRIVATE_TMP_OPTIONS.format(size=max(tmp_bytes, 1 << 20)))
-    for directory in PRIVATE_TMP_DIRS[1:]:
-        if os.path.isdir(directory) and not os.path.islink(directory):
-            mount("/tmp", directory, None, MS_BIND)
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in shared
+            if os.path.isdir(path)]
+    try:
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+              PRIVATE_TMP_OPTIONS.format(size=max(tmp_bytes, 1 << 20)))
+        for directory in PRIVATE_TMP_DIRS[1:]:
+            if os.path.isdir(directory) and not os.path.islink(directory):
+                mount("/tmp", directory, None, MS_BIND)
+        for path, fd in kept:
+            if not os.path.isdir(path):  # hidden by the fresh tmpfs: bind the parent's copy back
+                os.makedirs(path, mode=0o755)
+                mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
+                mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    finally:
+        for _, fd in kept:
+            os.close(fd)
     parent = os.path.dirname(workdir)
     os.makedirs(parent, mode=0o711, exist_ok=True)  # a call may enter its directory, list none
     os.mkdir(workdir, 0o700)

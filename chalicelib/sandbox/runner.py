@@ -84,6 +84,7 @@ _set_up_by_zygote = False  # True in the zygote, and so in every spare it forks
 _isolation = "seccomp"
 _hidden: dict[str, list[str]] = {}  # directories to expose under roots others cannot traverse
 _private_tmp_bytes = 64 * 1024 * 1024
+_shared_dirs: tuple[str, ...] = ()  # read-only in every call's fresh /tmp (the bundle cache)
 
 
 def prepare() -> None:
@@ -117,10 +118,12 @@ def prepare() -> None:
 
 
 def _choose_isolation() -> None:
-    global _isolation, _hidden, _private_tmp_bytes
+    global _isolation, _hidden, _private_tmp_bytes, _shared_dirs
     from chalicelib.config import get_settings
 
     _private_tmp_bytes = get_settings().sandbox_file_bytes
+    # Made now, before any spare: each spare's fresh /tmp gets a read-only view of it.
+    _shared_dirs = (str(bundles.cache_root()),)
     if isolation.namespaces_available():
         _isolation = "namespaces"
         _hidden = isolation.hidden_roots(isolation.interpreter_paths())
@@ -860,7 +863,7 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
             _kill_processes_of(dirty_uid)  # the parent removes its files once this is READY
         if uid is not None and _isolation == "namespaces":
             isolation.private_view(workdir, uid, _private_tmp_bytes,
-                                   None if _set_up_by_zygote else _hidden)
+                                   None if _set_up_by_zygote else _hidden, _shared_dirs)
         os.chdir(workdir)
         if uid is not None:
             os.setgroups([])
