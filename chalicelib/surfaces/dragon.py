@@ -13,7 +13,7 @@ from chalicelib.config import get_settings
 from chalicelib.engine import outputs
 from chalicelib.engine import tasks as engine
 from chalicelib.engine.tasks import Task, TaskSpec
-from chalicelib.errors import Invalid
+from chalicelib.errors import Invalid, NotFound
 from chalicelib.surfaces.http import Surface, json_object, json_response, query, query_list
 from chalicelib.surfaces.render import dragon_error
 
@@ -76,8 +76,8 @@ def _create(principal: auth.Principal, definitions: list[Any], *, location: str,
     try:
         return engine.create_tasks(principal.account_id, principal.workspace, specs)
     except Invalid as err:
-        index = err.index if listed else None
-        name = "tasks" if err.field == "tasks" else _field_name(prefix, index, err.field)
+        failed = err.index if listed else None
+        name = "tasks" if err.field == "tasks" else _field_name(prefix, failed, err.field)
         raise Invalid(err.message, field=name, location=location) from err
 
 
@@ -183,6 +183,8 @@ def _file_answer(task: Task, filename: str | None, account_id: str | None, retry
     if task.status != engine.SUCCESS:
         return json_response(status_view(task), 400)
     name = outputs.choose(task.files, filename)
+    if name is None:  # a finished task always lists its files; an old record may not
+        raise NotFound("this task has no output file")
     return Response(body="", status_code=302, headers={"Location": outputs.url(task.key, name)})
 
 

@@ -88,7 +88,8 @@ def render_chalice_errors(event: Request, get_response: Callable[[Request], Resp
 
 def raw_body(request: Request) -> bytes:
     """The request body, refused when over the configured limit."""
-    body = request.raw_body or b""
+    raw = request.raw_body or b""
+    body = raw.encode("utf-8") if isinstance(raw, str) else raw
     limit = get_settings().max_body_bytes
     if len(body) > limit:
         raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {limit}")

@@ -93,7 +93,7 @@ def _validate_definition(body: dict[str, Any]) -> dict[str, Any]:
             problems["handler_script_path"] = exc.message
     if problems:
         raise Invalid("invalid workflow definition", fields=problems)
-    return {"name": name.strip(), "input_fields": list(fields), "webhook_url": url,
+    return {"name": str(name).strip(), "input_fields": list(fields), "webhook_url": url,
             "handler_script_path": script or None}
 
 

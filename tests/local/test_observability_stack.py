@@ -100,6 +100,7 @@ def logged_run() -> Iterator[dict[str, Any]]:
         deadline = time.monotonic() + START_TIMEOUT
         while not any(line.startswith("Press Ctrl-C") for line in out):
             assert time.monotonic() < deadline and process.poll() is None, "".join(out)
+            assert process.stdout is not None
             out.append(process.stdout.readline())
         url = f"http://127.0.0.1:{port}"
         secrets = {"admin": ADMIN_TOKEN}

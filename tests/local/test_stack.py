@@ -54,7 +54,13 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    output_stream = process.stdout
+    assert output_stream is not None
+    def pump() -> None:
+        for line in output_stream:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     output: list[str] = []
     try:

@@ -54,8 +54,13 @@ def stack() -> Iterator[str]:
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
-                     daemon=True).start()
+    output_stream = process.stdout
+    assert output_stream is not None
+    def pump() -> None:
+        for line in output_stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     output: list[str] = []
     try:
         while not any(line.startswith("Press Ctrl-C") for line in output):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_bad_run_listing_parameters_answer_400(client, account, query, field):
     assert status == 400 and body["error"]["field"] == field
 
 
-def _crafted(key: dict) -> str:
+def _crafted(key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 

@@ -199,6 +199,7 @@ def test_server_entry_starts_once_scrubbed_without_a_locale():
         [sys.executable, "-m", "chalicelib.sandbox.server"], cwd=REPO_ROOT,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT, "AWS_SECRET_ACCESS_KEY": "x"},
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None and process.stdin is not None
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready and process.stdout.readline().startswith(b"unix:")
@@ -229,6 +230,7 @@ def test_server_entry_stops_quietly(flags: list[str], signal_name: str):
         [sys.executable, "-m", "chalicelib.sandbox.server", *flags], cwd=REPO_ROOT,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None and process.stdin is not None
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready and process.stdout.readline().startswith(b"unix:")

@@ -111,8 +111,10 @@ def post_run(frame: bytes, extra: bytes = b"") -> bytes:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_health_answers_curl_on_the_unix_socket(dirty_sandbox_url: str):
+    socket_path = server.socket_path(dirty_sandbox_url)
+    assert socket_path is not None
     done = subprocess.run(["curl", "-sS", "--max-time", "20", "--unix-socket",
-                           server.socket_path(dirty_sandbox_url), "http://sandbox/health"],
+                           socket_path, "http://sandbox/health"],
                           capture_output=True, timeout=30)
     assert done.returncode == 0 and done.stdout == b"ok", done
 
@@ -139,11 +141,14 @@ def test_expect_100_continue_is_answered_before_the_body(dirty_sandbox_url: str)
         reader = sock.makefile("rb")
         sock.sendall(b"POST /run HTTP/1.1\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
                      % len(frame))
-        assert http1.read_head(reader).start[1] == "100"  # before any body was sent
+        continued = http1.read_head(reader)
+        assert continued is not None and continued.start[1] == "100"  # before any body was sent
         sock.sendall(frame)
         head = http1.read_head(reader)
-        assert head.start[1] == "200"
-        assert decode_frame(http1.read_body(reader, head.content_length()))[1] == b"7"
+        assert head is not None and head.start[1] == "200"
+        length = head.content_length()
+        assert length is not None
+        assert decode_frame(http1.read_body(reader, length))[1] == b"7"
         reader.close()
 
 
