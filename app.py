@@ -1,13 +1,13 @@
-"""Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, nothing else."""
+"""Taskport's Chalice app: registers the surfaces' blueprints and the event handlers, and installs
+the task types (chalicelib.composition); nothing else."""
 import os
 import sys
 
 from chalice import Chalice, Rate
 
+from chalicelib import composition
 from chalicelib.engine import janitor as engine_janitor
 from chalicelib.engine import worker
-from chalicelib import tasktypes
-from chalicelib.engine import registry
 from chalicelib.observability import logs, requests
 from chalicelib.surfaces import admin, console, docs, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces.http import render_chalice_errors
@@ -34,11 +34,10 @@ app.register_blueprint(onespace.blueprint)
 app.register_blueprint(steamship.blueprint)
 app.register_blueprint(console.blueprint)
 app.register_middleware(render_chalice_errors, "http")
-# Account-defined task types are found after the built-ins (engine/registry.py).
-registry.add_resolver(tasktypes.resolve)
 app.register_middleware(requests.log_requests, "http")
 for event_type in ("sqs", "scheduled", "pure_lambda"):
     app.register_middleware(requests.bind_invocation, event_type)
+composition.install()
 
 
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")

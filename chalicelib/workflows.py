@@ -205,15 +205,15 @@ def create_task(account_id: str, workspace: str, handle: str, task_id: str,
     task_id = normalize_task_id(task_id)
     workflow = definitions.get(account_id, handle)
     task_input = _validate_input(workflow, task_input)
-    params = {"input": task_input, "workflow": handle, "task_id": task_id, "group": group(handle)}
+    params = {"input": task_input, "workflow": handle, "task_id": task_id}
     if workflow.automated:
         params["script"] = workflow.handler_script_path
     # An automated workflow's task is queued for task_worker, which runs its script; a manual
     # one is not queued and waits for a person. Either way one conditional write creates it.
     spec = engine.TaskSpec(
         task_type=WORKFLOW_TASK, key=task_key(account_id, handle, task_id),
-        enqueue=workflow.automated, params=params,
-        notify={"group": group(handle), "webhook": {"workflow": handle, "task_id": task_id}})
+        enqueue=workflow.automated, params=params, group=group(handle),
+        notify={"webhook": {"workflow": handle, "task_id": task_id}})
     try:
         return engine.create_tasks(account_id, workspace, [spec])[0], True
     except Conflict as exc:
@@ -319,11 +319,14 @@ def _validate_task_params(params: dict[str, Any]) -> None:
         raise Invalid("input must be an object", field="input")
     if "script" in params:
         files.validate_path(params["script"], "script")
-    if not GUID_PATTERN.match(str(params.get("task_id"))) or \
-            params.get("group") != group(validate_handle(str(params.get("workflow")))):
+    validate_handle(str(params.get("workflow")))
+    if not GUID_PATTERN.match(str(params.get("task_id"))):
         raise Invalid("a workflow task is created through PUT /workflows/{handle}/tasks/{id}",
                       field="task_type")
 
 
-registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params, people_settle=True)
-hooks.on_finish(_notify_on_finish)
+def install() -> None:
+    """Register the workflow task type and the webhook finish hook (called by the composition root)."""
+    registry.register(WORKFLOW_TASK, _run_workflow_task, _validate_task_params, people_settle=True,
+                      grouped=True)
+    hooks.on_finish(_notify_on_finish)

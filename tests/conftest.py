@@ -9,7 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from chalicelib import composition
+
 ADMIN_TOKEN = "test-admin-token"
+composition.install()  # what app.py does: every task type and finish hook, for every test
 
 
 @pytest.fixture(autouse=True)

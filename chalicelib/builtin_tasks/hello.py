@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.engine import registry
 from chalicelib.engine.registry import RunContext
 from chalicelib.errors import Invalid
 
@@ -21,5 +20,3 @@ def run(params: dict[str, Any], ctx: RunContext) -> str:
     """Greet."""
     return f"Hello {params['name']}"
 
-
-registry.register("hello", run, validate, files=())

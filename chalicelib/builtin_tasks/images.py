@@ -6,7 +6,6 @@ import warnings
 from typing import Any
 
 from chalicelib import egress
-from chalicelib.engine import registry
 from chalicelib.engine.registry import RunContext
 from chalicelib.errors import Invalid
 
@@ -121,7 +120,3 @@ def run_thumbs(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         result[name] = {**shape, "format": "JPEG"}
     return result
 
-
-registry.register("image.info", run_info, validate_url, files=())
-registry.register("image.thumb", run_thumb, validate_thumb, files=("thumb",))
-registry.register("image.thumbs", run_thumbs, validate_url, files=tuple(THUMBS))

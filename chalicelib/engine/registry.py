@@ -1,4 +1,4 @@
-"""Task types: built-ins register by name; account-defined types plug in through resolvers."""
+"""Task types by name, and resolvers for account-defined ones; chalicelib.composition fills both."""
 from __future__ import annotations
 
 import threading
@@ -26,7 +26,8 @@ class TaskType(NamedTuple):
     `people_settle` marks tasks that people can complete: when such a task's run fails, overruns
     its wall time or spends its attempts, the task is handed back (queued again, without a lease
     or a message, the failure in its `error`) for complete_task or cancel_task, instead of
-    ending in error.
+    ending in error. `grouped` marks types whose domain files every task in a group (TaskSpec.group):
+    a spec without one, such as a task API user's, is refused.
     """
 
     name: str
@@ -34,6 +35,7 @@ class TaskType(NamedTuple):
     validate: Validate | None = None
     files: tuple[str, ...] | None = None
     people_settle: bool = False
+    grouped: bool = False
     description: str | None = None
     params_schema: dict[str, Any] | None = None
 
@@ -86,15 +88,14 @@ class RunContext:
 
 _types: dict[str, TaskType] = {}
 _resolvers: list[Resolver] = []
-_builtins_loaded = False
-_lock = threading.Lock()
 
 
 def register(name: str, run: Run, validate: Validate | None = None,
-             files: tuple[str, ...] | None = None, people_settle: bool = False) -> TaskType:
+             files: tuple[str, ...] | None = None, people_settle: bool = False,
+             grouped: bool = False) -> TaskType:
     """Register a task type under `name` (a later registration replaces an earlier one)."""
     task_type = TaskType(name=name, run=run, validate=validate, files=files,
-                         people_settle=people_settle)
+                         people_settle=people_settle, grouped=grouped)
     _types[name] = task_type
     return task_type
 
@@ -105,19 +106,8 @@ def add_resolver(resolver: Resolver) -> None:
         _resolvers.append(resolver)
 
 
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    with _lock:
-        if not _builtins_loaded:
-            import chalicelib.builtin_tasks  # noqa: F401  (registers on import)
-            _builtins_loaded = True
-
-
 def find(account_id: str, name: str) -> TaskType | None:
     """The task type `name` as seen by the account, or None."""
-    _load_builtins()
     found = _types.get(name)
     if found is not None:
         return found
@@ -140,11 +130,9 @@ def resolve(account_id: str, name: Any) -> TaskType:
 
 def builtin(name: str) -> TaskType | None:
     """The registered (not resolved) task type `name`, or None."""
-    _load_builtins()
     return _types.get(name)
 
 
 def names() -> list[str]:
     """The names of the registered (not resolved) task types."""
-    _load_builtins()
     return sorted(_types)

@@ -35,8 +35,9 @@ class TaskSpec(NamedTuple):
     """One task to create.
 
     key None -> a new random key; enqueue False -> the task stays queued until settled by
-    complete_task/cancel_task; notify is opaque data for finish hooks; group (or a "group" string
-    in notify or params) makes the task listable with list_tasks.
+    complete_task/cancel_task; notify is opaque data for finish hooks; group makes the task
+    listable with list_tasks. These fields are the only channel from a domain into the engine:
+    nothing is ever read out of `params`, which a user may fill with anything.
     """
 
     task_type: str
@@ -68,16 +69,12 @@ def expiry(finished_epoch: float) -> float | None:
     return finished_epoch + retention if retention > 0 else None
 
 
-def _group_of(spec: TaskSpec) -> str | None:
-    for source in (spec.notify or {}, spec.params):
-        if isinstance(source.get("group"), str) and source["group"]:
-            return source["group"]
-    return spec.group
-
-
 def _prepare(account_id: str, workspace: str, spec: TaskSpec, now: float,
              settings: Settings) -> store.NewTask:
     task_type = registry.resolve(account_id, spec.task_type)
+    if task_type.grouped and spec.group is None:
+        raise Invalid(f"tasks of type {task_type.name!r} are created only through their own API",
+                      field="task_type")
     if not isinstance(spec.params, dict):
         raise Invalid("task parameters must be an object", field="params")
     params = spec.params
@@ -97,9 +94,11 @@ def _prepare(account_id: str, workspace: str, spec: TaskSpec, now: float,
         key, client_key = spec.key, True
     if spec.notify is not None and not isinstance(spec.notify, dict):
         raise Invalid("notify must be an object", field="notify")
+    if spec.group is not None and (not isinstance(spec.group, str) or not spec.group):
+        raise Invalid("a group is a non-empty string", field="group")
     return store.NewTask(key=key, account_id=account_id, workspace=workspace,
                          task_type=task_type.name, params=params, notify=spec.notify,
-                         group=_group_of(spec),
+                         group=spec.group,
                          lease_expires=now + settings.task_lease_seconds if spec.enqueue else None,
                          client_key=client_key)
 

@@ -103,4 +103,6 @@ def task_status(account_id: str, task_id: Any) -> Task:
     return task
 
 
-registry.register(TASK_TYPE, _run_task, _validate_params)
+def install() -> None:
+    """Register the background package-method task type (called by the composition root)."""
+    registry.register(TASK_TYPE, _run_task, _validate_params)

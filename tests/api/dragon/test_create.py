@@ -188,3 +188,17 @@ def test_create_costs_one_write_and_one_send_per_batch(client, account):
     assert one == ["DynamoDB.PutItem", "SQS.SendMessageBatch"]
     assert sorted(set(hundred)) == ["DynamoDB.BatchWriteItem", "SQS.SendMessageBatch"]
     assert (hundred.count("DynamoDB.BatchWriteItem"), hundred.count("SQS.SendMessageBatch")) == (4, 10)
+
+
+def test_create_with_group_param_does_not_file_the_task_in_a_workflow(client, account):
+    from tests.api.onespace.conftest import basic_headers, put_workflow
+
+    basic = basic_headers(account)
+    assert put_workflow(client, basic).status_code == 201
+    planted = post(client, "/v1/create", {"tasks": {"task_name": "hello", "name": "x",
+                                                    "group": "wf:titles"}},
+                   secret_headers(account))
+    assert planted.status_code == 200, planted.body
+    listed = client.http.get("/workflows/titles/tasks", headers=basic)
+    assert listed.status_code == 200, listed.body
+    assert json.loads(listed.body)["tasks"] == []

@@ -94,13 +94,13 @@ def test_get_tasks_hides_other_accounts_and_keeps_order(engine):
 
 
 def test_list_tasks_by_group_filters_status_and_pages(engine, world):
-    specs = [engine.TaskSpec("hello", {"name": str(i)}, enqueue=i >= 3, notify={"group": "wf:g"})
+    specs = [engine.TaskSpec("hello", {"name": str(i)}, enqueue=i >= 3, group="wf:g")
              for i in range(7)]
     created = engine.create_tasks("acct", "default", specs)
     engine.create_tasks("acct", "default", [engine.TaskSpec("hello", {"name": "x"},
-                                                            notify={"group": "wf:other"})])
+                                                            group="wf:other")])
     engine.create_tasks("acct2", "default", [engine.TaskSpec("hello", {"name": "x"},
-                                                             notify={"group": "wf:g"})])
+                                                             group="wf:g")])
     drain(world["tasks_queue"])
     engine.cancel_task(created[0].key, "acct")
 
