@@ -202,3 +202,18 @@ def test_origin_entry_with_invalid_port_never_crashes_auth(client):
                "Referer": "https://app.example.com/"}
     response = client.http.get("/v1/status?tasks=x", headers=headers)
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("payload", [
+    {"s": 0, "k": {"account_id": "A"}},
+    {"s": 0, "k": {"pk": {"S": "TASK#x"}, "sk": {"S": "TASK"}, "account_id": {"S": "A"},
+                   "created_at": {"N": "1"}}},
+    {"s": 0, "k": {"pk": {"S": "TASK#\ud800"}, "sk": {"S": "TASK"}, "account_id": {"S": "A"},
+                   "created_at": {"S": "x"}}},
+])
+def test_native_task_list_crafted_cursor_answers_400(client, account, payload):
+    text = json.dumps(payload).replace('"A"', json.dumps(account["id"]))
+    cursor = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    response = client.http.get(f"/taskport/v1/tasks?cursor={cursor}", headers=_bearer(account))
+    assert response.status_code == 400, response.body
+    assert "error" in json.loads(response.body)

@@ -81,7 +81,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
 
 def test_stack_serves_health_over_http_without_credentials(dev_stack: dict[str, Any]) -> None:
     status, body = _call(dev_stack["url"] + "/health")
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body) == (200, {"status": "ok", "sandbox": "ok"})
 
 
 def test_stack_creates_account_over_http_with_admin_token(dev_stack: dict[str, Any]) -> None:

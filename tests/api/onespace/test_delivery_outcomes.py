@@ -34,7 +34,7 @@ def test_unparseable_retry_after_is_recorded_and_retried(client, basic, workflow
                                                          retry_after):
     receiver.script = [(503, {"Retry-After": retry_after}, 0.0)]
     task_id = _finished_task(client, basic)
-    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    run_sender(client, _settled(client, basic, task_id))
     [delivery] = _deliveries(client, basic, task_id)
     assert len(receiver.received) == 2
     assert delivery["status"] == "delivered"
@@ -47,7 +47,7 @@ def test_refusal_at_send_time_ends_the_delivery_with_the_reason(client, basic, w
     # The URL passed the check when the workflow was saved; at send time it is refused.
     monkeypatch.setenv("TASKPORT_EGRESS_ALLOW", "")
     config.get_settings.cache_clear()
-    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    run_sender(client, _settled(client, basic, task_id))
     [delivery] = _deliveries(client, basic, task_id)
     assert delivery["status"] == "failed"
     [attempt] = delivery["attempts"]
@@ -82,7 +82,7 @@ def test_webhook_of_a_finish_killed_before_its_delivery_is_sent_by_the_janitor(
     assert _deliveries(client, basic, task_id) == []
     # The stack comes back: its janitor finds the finish whose hooks did not run.
     assert janitor.run(now=time.time() + 120)["rehooked"] == 1
-    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    run_sender(client, _settled(client, basic, task_id))
     [delivery] = _deliveries(client, basic, task_id)
     assert delivery["status"] == "delivered" and len(receiver.received) == 1
     assert janitor.run(now=time.time() + 120) == {"redriven": 0, "failed": 0, "unsent": 0}
@@ -94,7 +94,7 @@ def test_finish_whose_hooks_ran_is_not_rehooked_and_sends_once(client, basic, wo
     from chalicelib.engine import janitor
 
     task_id = _finished_task(client, basic)
-    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    run_sender(client, _settled(client, basic, task_id))
     assert janitor.run(now=time.time() + 120) == {"redriven": 0, "failed": 0, "unsent": 0}
     [delivery] = _deliveries(client, basic, task_id)
     # Its first step may have been queued twice: any second POST carries the same webhook-id,
@@ -111,7 +111,7 @@ def test_rerun_finish_hook_reuses_the_delivery_it_started(client, basic, account
     task_id = _finished_task(client, basic)
     task = tasks.get_task(workflows.task_key(account["id"], "titles", task_id))
     assert hooks.finished(task)  # as the janitor would, after a crash it cannot tell from this
-    run_sender(client, _settled(client, basic, task_id), timeout=10)
+    run_sender(client, _settled(client, basic, task_id))
     [delivery] = _deliveries(client, basic, task_id)
     # Its first step may have been queued twice: any second POST carries the same webhook-id,
     # which receivers drop (Standard Webhooks), and the delivery records one attempt.

@@ -55,3 +55,37 @@ def test_result_that_fits_beside_its_parameters_is_kept(engine, task_type):
     assert _run(task.key) == {"batchItemFailures": []}
     ended = engine.get_task(task.key)
     assert ended.status == "success" and len(ended.result["echo"]) == 100 * 1024
+
+
+class Killed(BaseException):
+    """The worker dies here: nothing after it runs, no handler catches it."""
+
+
+def test_finish_hooks_of_a_worker_killed_after_the_finish_run_again_from_the_janitor(
+        engine, task_type):
+    import time
+
+    from chalicelib.engine import hooks, janitor
+
+    seen: list[str] = []
+
+    def hook(task: Any) -> None:
+        if not seen:
+            seen.append("killed")
+            raise Killed()
+        seen.append(task.status)
+
+    task_type("test.notified", lambda params, ctx: {"ok": True})
+    [task] = engine.create_tasks("acct", "default", [engine.TaskSpec(
+        "test.notified", {}, notify={"test": True})])
+    hooks.on_finish(hook)
+    try:
+        with pytest.raises(Killed):
+            _run(task.key)
+        assert engine.get_task(task.key).status == "success"
+        assert janitor.run(now=time.time() + 120)["rehooked"] == 1
+        assert seen == ["killed", "success"]
+        # Released: the next pass finds nothing.
+        assert "rehooked" not in janitor.run(now=time.time() + 120)
+    finally:
+        hooks.remove(hook)
