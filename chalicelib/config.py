@@ -9,7 +9,8 @@ json on Lambda), TASKPORT_METRICS (EMF lines; on by default on Lambda), TASKPORT
 TASKPORT_RUN_RETENTION_DAYS (7).
 Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that builds install
 from, never the package index; default <project>/.wheelhouse, filled by `make`),
-TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles, default <tmp>/taskport-bundles),
+TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles: /var/cache/taskport-bundles as
+root, else <tmp>/taskport-bundles),
 TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked).
 """
 from __future__ import annotations
@@ -171,8 +172,11 @@ def get_settings() -> Settings:
         metrics=_flag("TASKPORT_METRICS", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))),
         dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
         wheelhouse=os.environ.get("TASKPORT_WHEELHOUSE") or str(PROJECT_DIR / ".wheelhouse"),
+        # As root the sandbox gives each call a private /tmp (namespaces): the bundles it
+        # unpacks once for every call must live elsewhere.
         bundle_cache_dir=os.environ.get("TASKPORT_BUNDLE_CACHE")
-        or os.path.join(tempfile.gettempdir(), "taskport-bundles"),
+        or ("/var/cache/taskport-bundles" if os.geteuid() == 0
+            else os.path.join(tempfile.gettempdir(), "taskport-bundles")),
         build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
     )
