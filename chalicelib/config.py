@@ -13,7 +13,8 @@ wait for each read of a request (a slow body holds no thread for ever);
 TASKPORT_MAX_WAITS_PER_CALLER (4): blocking and streaming requests one caller may hold at once.
 Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that builds install
 from, never the package index; default <project>/.wheelhouse, filled by `make`),
-TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles, default <tmp>/taskport-bundles),
+TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles: /var/cache/taskport-bundles as
+root, else <tmp>/taskport-bundles),
 TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked).
 """
 from __future__ import annotations
@@ -182,8 +183,11 @@ def get_settings() -> Settings:
         dev_file=os.environ.get("TASKPORT_DEV_FILE", ""),
         sandbox_invoke_timeout_seconds=_float("TASKPORT_SANDBOX_INVOKE_TIMEOUT_SECONDS", 320.0),
         wheelhouse=os.environ.get("TASKPORT_WHEELHOUSE") or str(PROJECT_DIR / ".wheelhouse"),
+        # As root the sandbox gives each call a private /tmp (namespaces): the bundles it
+        # unpacks once for every call must live elsewhere.
         bundle_cache_dir=os.environ.get("TASKPORT_BUNDLE_CACHE")
-        or os.path.join(tempfile.gettempdir(), "taskport-bundles"),
+        or ("/var/cache/taskport-bundles" if os.geteuid() == 0
+            else os.path.join(tempfile.gettempdir(), "taskport-bundles")),
         build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
         request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),

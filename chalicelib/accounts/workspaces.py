@@ -14,7 +14,7 @@ from chalicelib.packages.pages import PageRequest, next_token
 HANDLE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # The first path segment of every other route: `/{workspace}/{instance}/{method}` must never be
 # read as one of them (tests/api/steamship/test_routing.py keeps this list complete).
-RESERVED_HANDLES = ("admin", "api", "console", "docs", "health", "openapi.json", "taskport", "v1", "workflows")
+RESERVED_HANDLES = ("admin", "api", "console", "docs", "health", "taskport", "v1", "workflows")
 
 
 def validate_handle(handle: Any, field: str = "handle") -> str:

@@ -85,6 +85,12 @@ PATHS: dict[str, Any] = {
                                   {"handle": STRING, "fetchIfExists": {"type": "boolean"}}, {"handle": "greeter"}),
     "/api/v1/package/get": _op("getPackage", "Get a package", "package", "Package", PKG, {"handle": STRING},
                                {"handle": "greeter"}),
+    "/api/v1/package/delete": _op("deletePackage", "Delete a package, its versions and instances", "package",
+                                  "Package", PKG, HANDLE_OR_ID, {"handle": "greeter"}),
+    "/api/v1/package/version/delete": _op("deletePackageVersion", "Delete a version and its instances",
+                                          "packageVersion", "PackageVersion", VER,
+                                          {"id": STRING, "packageHandle": STRING, "handle": STRING},
+                                          {"packageHandle": "greeter", "handle": "1.0.0"}),
     "/api/v1/package/list": _op("listPackages", "List packages", "packages", "Package", PKG, {}, {}, paged=True),
     "/api/v1/package/version/create": _op(
         "createPackageVersion", "Create a version from source (a module or a Steamship-style zip)",

@@ -80,13 +80,6 @@ PATHS: dict[str, Any] = {
         query_param("type", "Only this task type.", example="hello"), LIMIT, CURSOR])},
     f"{ROOT}/tasks/{{key}}": {"get": _op("getAccountTask", "A task with its events and runs", {
         "200": answer("The task.", ref("AccountTask"), {**TASK, "events": {}, "runs": [RUN]})}, [KEY])},
-    f"{ROOT}/tasks/{{key}}/files": {"get": _op("listTaskFiles", "A task's output files and their URLs", {
-        "200": answer("The files.", {"type": "object", "required": ["files"], "properties": {"files": {
-            "type": "array", "items": {"type": "object", "properties": {"name": STRING, "url": STRING}}}}},
-            {"files": [{"name": "thumb.jpg", "url": "https://..."}]})}, [KEY])},
-    f"{ROOT}/tasks/{{key}}/cancel": {"post": _op("cancelAccountTask", "Cancel a queued or running task", {
-        "200": answer("Its status now.", {"type": "object", "required": ["key", "status"], "properties": {
-            "key": STRING, "status": {"enum": STATES}}}, {"key": TASK["key"], "status": "canceled"})}, [KEY])},
     f"{ROOT}/runs": {"get": _op("listRuns", "Run records (every execution of code), newest first", {
         "200": _list("runs", "Run", RUN)}, [
         query_param("endpoint", "Only this HTTP endpoint's runs.", example="hello"),
@@ -113,50 +106,6 @@ PATHS: dict[str, Any] = {
         "delete": _op("deleteTaskType", "Delete an account task type", {"204": {"description": "Deleted."}},
                       [NAME]),
     },
-    f"{ROOT}/workflows": {"get": _op("consoleListWorkflows", "The account's workflows (token auth)", {
-        "200": answer("The workflows.", {"type": "object", "required": ["workflows"], "properties": {
-            "workflows": {"type": "array", "items": ref("Workflow")}}}, {"workflows": []})})},
-    f"{ROOT}/workflows/{{handle}}": {"get": _op("consoleGetWorkflow", "A workflow (token auth)", {
-        "200": answer("The workflow.", ref("Workflow"), {"handle": "review", "name": "Review", "input_fields": [],
-                                                         "webhook_url": None, "mode": "manual"})}, [HANDLE])},
-    f"{ROOT}/workflows/{{handle}}/webhook-secret/rotate": {"post": _op(
-        "consoleRotateWebhookSecret", "A new webhook signing secret (token auth)", {
-            "200": answer("The workflow with `webhook_secret`.", ref("Workflow"), {
-                "handle": "review", "name": "Review", "input_fields": [], "webhook_url": None, "mode": "manual",
-                "webhook_secret": "whsec_..."})}, [HANDLE])},
-    f"{ROOT}/workflows/{{handle}}/tasks": {"get": _op("consoleListWorkflowTasks", "A workflow's tasks (token auth)", {
-        "200": _list("tasks", "ConsoleWorkflowTask", WORKFLOW_TASK)}, [
-        HANDLE, query_param("status", "Only these engine statuses (comma-separated)."), LIMIT, CURSOR])},
-    f"{ROOT}/workflows/{{handle}}/tasks/{{task_id}}": {"get": _op(
-        "consoleGetWorkflowTask", "A workflow task (token auth)", {
-            "200": answer("The task.", ref("ConsoleWorkflowTask"), WORKFLOW_TASK)}, [HANDLE, TASK_ID])},
-    f"{ROOT}/workflows/{{handle}}/tasks/{{task_id}}/complete": {"post": _op(
-        "consoleCompleteWorkflowTask", "Complete a workflow task (token auth)", {
-            "200": answer("The task.", ref("ConsoleWorkflowTask"), WORKFLOW_TASK)}, [HANDLE, TASK_ID],
-        body({"type": "object", "properties": {"output": {"type": "object"}}}, {"output": {"approved": True}}))},
-    f"{ROOT}/workflows/{{handle}}/tasks/{{task_id}}/cancel": {"post": _op(
-        "consoleCancelWorkflowTask", "Cancel a workflow task (token auth)", {
-            "200": answer("The task.", ref("ConsoleWorkflowTask"), WORKFLOW_TASK)}, [HANDLE, TASK_ID])},
-    f"{ROOT}/workflows/{{handle}}/tasks/{{task_id}}/deliveries": {"get": _op(
-        "consoleListDeliveries", "A workflow task's webhook deliveries (token auth)", {
-            "200": answer("The deliveries.", {"type": "object", "required": ["deliveries"], "properties": {
-                "deliveries": {"type": "array", "items": ref("Delivery")}}}, {"deliveries": []})},
-        [HANDLE, TASK_ID])},
-    f"{ROOT}/workflows/{{handle}}/tasks/{{task_id}}/deliveries/replay": {"post": _op(
-        "consoleReplayDelivery", "Send a workflow task's last webhook again (token auth)", {
-            "202": answer("The new delivery.", ref("Delivery"), {"id": "d2", "event": "completed",
-                                                                 "status": "pending", "attempts": []})},
-        [HANDLE, TASK_ID])},
-    "/console": {"get": operation("getConsole", "The web console", TAG, security=NONE, responses={
-        "200": answer("The console's page (it asks for the token).", STRING, "<!doctype html>...",
-                      media="text/html")})},
-    "/console/{name}": {"get": operation(
-        "getConsoleAsset", "A file of the console (script, style)", TAG, security=NONE,
-        parameters=[path_param("name", "The asset's file name.", "console.js")], responses={
-            "200": {"description": "The asset.", "content": {
-                "application/javascript": {"schema": STRING, "example": "..."}, "text/css": {"schema": STRING},
-                "text/html": {"schema": STRING}}},
-            **errors(ERROR, {404: "No such asset.", 405: "Method not allowed.", 500: "Internal error."})})},
     "/openapi.json": {"get": operation(
         "getOpenApi", "This document (OpenAPI 3.1)", TAG, security=NONE, responses={"200": answer(
             "The OpenAPI document.", {"type": "object", "required": ["openapi", "paths"]},

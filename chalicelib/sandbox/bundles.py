@@ -24,8 +24,6 @@ from typing import Any
 KIND = "bundle"
 MISSING = "bundle_missing"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-STDLIB_SKIPPED = ("site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo",
-                  "ensurepip", "lib2to3")
 KEEP_BUNDLES = 32  # unpacked bundles a parent keeps; the least recently used go first
 READY_MARK = ".taskport-ready"
 
@@ -57,55 +55,9 @@ def stage(call: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes] | d
             return {"outcome": "refused", "message": f"the bundle could not be unpacked: {exc}"}
         _forget_old(directory.parent, key)
     os.utime(directory / READY_MARK)  # marks it recently used
-    staged = {k: v for k, v in call.items() if k not in ("bundle_dir", "stdlib_dirs")}
+    staged = {k: v for k, v in call.items() if k != "bundle_dir"}
     staged["bundle_dir"] = str(directory)
-    staged["stdlib_dirs"] = _stdlib_dirs(directory.parent)
     return staged, b""
-
-
-def _readable_by_all(path: Path) -> bool:
-    for part in [path, *path.parents]:
-        if not part.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
-
-
-def _stdlib_dirs(root: Path) -> list[str]:
-    """Where the call's uid finds the standard library: where it is, or, when the interpreter
-    lives under a directory other users cannot enter (pyenv in /root), a hard-linked mirror
-    made once by this parent."""
-    import sysconfig
-
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    dynload = stdlib / "lib-dynload"
-    if _readable_by_all(stdlib):
-        return [str(stdlib), str(dynload)]
-    mirror = root / f"_stdlib-{sys.version_info.major}.{sys.version_info.minor}"
-    if not (mirror / READY_MARK).exists():
-        staging = Path(tempfile.mkdtemp(prefix=".stdlib-", dir=root))
-        try:
-            shutil.copytree(stdlib, staging / "lib", symlinks=False, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(*STDLIB_SKIPPED),
-                            copy_function=_link_or_copy)
-            for path in [staging, *staging.rglob("*")]:
-                if path.is_dir():
-                    os.chmod(path, 0o755)
-            (staging / READY_MARK).touch(mode=0o644)
-            os.chmod(staging, 0o755)
-            os.rename(staging, mirror)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not (mirror / READY_MARK).exists():
-                raise
-    return [str(mirror / "lib"), str(mirror / "lib" / "lib-dynload")]
-
-
-def _link_or_copy(source: str, destination: str) -> None:
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
-    os.chmod(destination, 0o644)
 
 
 def _unpack(data: bytes, directory: Path) -> None:
@@ -143,28 +95,11 @@ def _unpack(data: bytes, directory: Path) -> None:
 
 def _forget_old(root: Path, keep: str) -> None:
     marks = sorted((mark.stat().st_mtime, mark.parent) for mark in root.glob(f"*/{READY_MARK}")
-                   if mark.parent.name != keep and not mark.parent.name.startswith("_"))
+                   if mark.parent.name != keep)
     recent = time.time() - 300  # a bundle used in the last minutes may have a call running
     for used, directory in marks[:max(0, len(marks) + 1 - KEEP_BUNDLES)]:
         if used < recent:
             shutil.rmtree(directory, ignore_errors=True)
-
-
-def _point_packages_at(mirror: str) -> None:
-    """Standard-library packages imported before the mirror (http, email, ...) look for their
-    submodules in their own __path__: add the mirror's copy of it."""
-    import sysconfig
-
-    original = sysconfig.get_paths()["stdlib"]
-    if mirror == original:
-        return
-    for module in list(sys.modules.values()):
-        paths = getattr(module, "__path__", None)
-        if not isinstance(paths, list):
-            continue
-        for entry in list(paths):
-            if isinstance(entry, str) and entry.startswith(original + os.sep):
-                paths.append(mirror + entry[len(original):])
 
 
 def run(call: dict[str, Any]) -> Any:
@@ -174,11 +109,8 @@ def run(call: dict[str, Any]) -> Any:
 
     # Only the bundle's own packages: an SDK installed beside the sandbox must not stand in for
     # the one the version required (or for one it forgot to require).
-    stdlib = call.get("stdlib_dirs") or []
-    sys.path[:] = [call["bundle_dir"], *stdlib] + [
-        entry for entry in sys.path if "site-packages" not in entry
-        and "dist-packages" not in entry]
-    if stdlib:
-        _point_packages_at(stdlib[0])
+    sys.path[:] = [call["bundle_dir"]] + [entry for entry in sys.path
+                                          if "site-packages" not in entry
+                                          and "dist-packages" not in entry]
     entrypoint = importlib.import_module("steamship.invocable.entrypoint")
     return entrypoint.safe_handler(call["event"])
