@@ -122,11 +122,12 @@ def _choose_isolation() -> None:
     from chalicelib.config import get_settings
 
     _private_tmp_bytes = get_settings().sandbox_file_bytes
-    # Made now, before any spare: each spare's fresh /tmp gets a read-only view of it.
-    _shared_dirs = (str(bundles.cache_root()),)
     if isolation.namespaces_available():
         _isolation = "namespaces"
         _hidden = isolation.hidden_roots(isolation.interpreter_paths())
+        # Made now, before any spare: a bundle cache configured under a temporary directory is
+        # bound read-only into each call's fresh /tmp (the default lives outside them).
+        _shared_dirs = (str(bundles.cache_root()),)
     elif os.geteuid() == 0 and isolation.hidden_roots(isolation.interpreter_paths()):
         # A uid of its own and no mount namespace: the call could not read the interpreter.
         logging.getLogger("taskport").error(

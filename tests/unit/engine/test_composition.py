@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[3]
-ALL_TYPES = ["hello", "image.info", "image.thumb", "image.thumbs", "package.method", "workflow.task"]
+ALL_TYPES = ["hello", "image.info", "image.thumb", "image.thumbs", "package.build", "package.method",
+             "workflow.task"]
 
 
 def _fresh(code: str) -> object:
