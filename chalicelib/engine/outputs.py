@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 from chalicelib import aws
 from chalicelib.config import get_settings
@@ -29,6 +30,18 @@ def url(task_key: str, name: str) -> str:
 
 def _choices(names: Sequence[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
+
+
+@overload
+def choose(files: Sequence[str], filename: str | None) -> str: ...
+
+
+@overload
+def choose(files: None, filename: str | None) -> None: ...
+
+
+@overload
+def choose(files: Sequence[str] | None, filename: str | None) -> str | None: ...
 
 
 def choose(files: Sequence[str] | None, filename: str | None) -> str | None:

@@ -76,8 +76,8 @@ def _create(principal: auth.Principal, definitions: list[Any], *, location: str,
     try:
         return engine.create_tasks(principal.account_id, principal.workspace, specs)
     except Invalid as err:
-        failed = err.index if listed else None
-        name = "tasks" if err.field == "tasks" else _field_name(prefix, failed, err.field)
+        at = err.index if listed else None
+        name = "tasks" if err.field == "tasks" else _field_name(prefix, at, err.field)
         raise Invalid(err.message, field=name, location=location) from err
 
 
