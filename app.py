@@ -17,7 +17,9 @@ from chalicelib.webhooks import delivery as webhook_delivery
 TASKS_QUEUE = "taskport-tasks"
 WEBHOOKS_QUEUE = "taskport-webhooks"
 
-if os.environ.get("AWS_CHALICE_CLI_MODE") == "true":  # set by the chalice CLI, never on Lambda
+# Set by the chalice CLI, never on Lambda. Only `chalice local` needs the local stack: `chalice
+# package` runs on a copy without chalicelib/local/ (infra/package.py).
+if os.environ.get("AWS_CHALICE_CLI_MODE") == "true" and "local" in sys.argv[1:]:
     from chalicelib.local.chalice_cli import hand_over_chalice_local
 
     hand_over_chalice_local(sys.argv)
