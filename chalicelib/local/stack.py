@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import sys
 import threading
 import uuid
@@ -324,7 +325,10 @@ def write_dev_file(path: Path, stack: Stack) -> None:
         kept["admin_token"] = os.environ["TASKPORT_ADMIN_TOKEN"]
     # Created 0600 before any byte is written, so the secrets are never readable by others.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
+    # Only a regular file is narrowed: TASKPORT_DEV_FILE=/dev/null (keep nothing) must not make
+    # the machine's /dev/null root-only, which breaks every unprivileged process on it.
+    if stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as out:
         json.dump(kept, out, indent=2)
         out.write("\n")

@@ -342,11 +342,12 @@ def _hatch(dirty: _Used | None) -> _Spare:
     os.close(call_read)
     os.close(answer_write)
     spare = _Spare(pid, uid, workdir, call_write, answer_read)
-    if not _wait_ready(spare):
+    not_ready = _wait_ready(spare)
+    if not_ready is not None:
         os.close(call_write)
         os.close(answer_read)
         _clean_up(spare, replace=False)
-        raise _SpareDied(f"sandbox spare {pid} ended before it was ready")
+        raise _SpareDied(f"sandbox spare {pid} ended before it was ready{not_ready}")
     if dirty is not None:
         _remove_files_of(*dirty)
         _release_uid(dirty[0])
@@ -543,15 +544,25 @@ def _clone_with_our_parent() -> Callable[[], int]:  # pragma: no cover - runs in
     return clone
 
 
-def _wait_ready(spare: _Spare) -> bool:
+def _wait_ready(spare: _Spare) -> str | None:
+    """None once the spare says READY; else why not, as the end of a sentence (a spare whose
+    set-up failed writes a failure frame instead, and its standard streams lead nowhere)."""
     poller = select.poll()
     poller.register(spare.answer_fd, select.POLLIN | select.POLLHUP)
     if not poller.poll(SPARE_SETUP_SECONDS * 1000):
-        return False
+        return f" (not ready within {SPARE_SETUP_SECONDS} s)"
     try:
-        return os.read(spare.answer_fd, len(READY)) == READY
-    except OSError:
-        return False
+        said = os.read(spare.answer_fd, len(READY))
+        if said == READY:
+            return None
+        said += _drain(spare.answer_fd, 1 << 12)
+    except OSError as exc:
+        return f" ({exc})"
+    try:
+        message = decode_frame(said)[0].get("message") if frame_complete(said) else None
+    except Exception:  # noqa: BLE001 - a garbled frame says nothing more
+        message = None
+    return f": {message}" if isinstance(message, str) and message else ""
 
 
 def _clean_up(spare: _Spare, replace: bool = True) -> None:

@@ -199,7 +199,7 @@ def test_server_entry_starts_once_scrubbed_without_a_locale():
         [sys.executable, "-m", "chalicelib.sandbox.server"], cwd=REPO_ROOT,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT, "AWS_SECRET_ACCESS_KEY": "x"},
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    assert process.stdout is not None
+    assert process.stdout is not None  # stdin is DEVNULL and stderr inherited: no pipes
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready and process.stdout.readline().startswith(b"unix:")
