@@ -78,7 +78,7 @@ def _raw(url: str, method: str = "GET", body: bytes | None = None,
 
 
 @pytest.fixture(scope="module")
-def logged_run() -> Iterator[dict[str, Any]]:
+def logged_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A stack with JSON logs driven through every surface; its log and the secrets it used."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -88,7 +88,7 @@ def logged_run() -> Iterator[dict[str, Any]]:
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
            "TASKPORT_LOG_FORMAT": "json", "TASKPORT_EGRESS_ALLOW": "127.0.0.0/8",
-           "TASKPORT_WEBHOOK_SCHEDULE": "0,0", "TASKPORT_DEV_FILE": "/dev/null"}
+           "TASKPORT_WEBHOOK_SCHEDULE": "0,0", "TASKPORT_DEV_FILE": str(tmp_path_factory.mktemp("dev") / "taskport-dev.json")}
     env.pop("AWS_ENDPOINT_URL", None)
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskport-obs-{port}.log"
     with open(log_path, "w") as stderr:
