@@ -88,7 +88,8 @@ def logged_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
            "TASKPORT_LOG_FORMAT": "json", "TASKPORT_EGRESS_ALLOW": "127.0.0.0/8",
-           "TASKPORT_WEBHOOK_SCHEDULE": "0,0", "TASKPORT_DEV_FILE": str(tmp_path_factory.mktemp("dev") / "taskport-dev.json")}
+           "TASKPORT_WEBHOOK_SCHEDULE": "0,0",
+           "TASKPORT_DEV_FILE": str(tmp_path_factory.mktemp("dev") / "taskport-dev.json")}
     env.pop("AWS_ENDPOINT_URL", None)
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"taskport-obs-{port}.log"
     with open(log_path, "w") as stderr:
