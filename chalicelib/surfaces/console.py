@@ -21,9 +21,8 @@ from chalicelib.engine import outputs
 from chalicelib.engine import tasks as engine
 from chalicelib.engine.tasks import Task
 from chalicelib.errors import Invalid, NotFound
-from chalicelib.models.webhooks import Delivery
-from chalicelib.models.workflows import Workflow
 from chalicelib.surfaces.http import Surface, json_object, json_response, query
+from chalicelib.surfaces.onespace import delivery_view, workflow_view
 from chalicelib.surfaces.render import taskport_error
 
 surface = Surface("console", taskport_error)
@@ -79,37 +78,12 @@ def _iso(value: dt.datetime | str | None) -> str | None:
     return value.replace("+00:00", "Z") if value else None
 
 
-def _workflow_view(workflow: Workflow, secret: str | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "handle": workflow.handle, "name": workflow.name,
-        "input_fields": list(workflow.input_fields), "webhook_url": workflow.webhook_url,
-        "handler_script_path": workflow.handler_script_path,
-        "mode": "automated" if workflow.automated else "manual",
-        "webhook_enabled": workflow.webhook_enabled,
-        "webhook_disabled_reason": workflow.webhook_disabled_reason,
-        "created_at": _iso(workflow.created_at), "updated_at": _iso(workflow.updated_at),
-    }
-    if secret is not None:
-        view["webhook_secret"] = secret
-    return view
-
-
 def _task_view(task: Task) -> dict[str, Any]:
     params = task.params or {}
     return {"id": params.get("task_id"), "key": task.key, "status": task.status,
             "input": params.get("input"), "output": task.result,
             "error": task.error, "created_at": _iso(task.created_at),
             "updated_at": _iso(task.updated_at)}
-
-
-def _delivery_view(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "id": delivery.delivery_id, "webhook_id": delivery.webhook_id, "event": delivery.event,
-        "status": delivery.status, "reason": delivery.reason,
-        "created_at": _iso(delivery.created_at), "next_attempt_at": _iso(delivery.next_attempt_at),
-        "attempts": [{"at": _iso(a.at), "url": a.url, "status_code": a.status_code,
-                      "error": a.error, "duration_ms": a.duration_ms} for a in delivery.attempts],
-    }
 
 
 def _statuses(raw: str | None) -> tuple[str, ...] | None:
@@ -148,21 +122,21 @@ def cancel_task(key: str) -> Response:
 @surface.route(ROOT + "/workflows", methods=["GET"])
 def list_workflows() -> Response:
     principal = _principal()
-    return json_response({"workflows": [_workflow_view(w) for w in
+    return json_response({"workflows": [workflow_view(w) for w in
                                         workflows.list_workflows(principal.account_id)]})
 
 
 @surface.route(ROOT + "/workflows/{handle}", methods=["GET"])
 def get_workflow(handle: str) -> Response:
     principal = _principal()
-    return json_response(_workflow_view(workflows.get_workflow(principal.account_id, handle)))
+    return json_response(workflow_view(workflows.get_workflow(principal.account_id, handle)))
 
 
 @surface.route(ROOT + "/workflows/{handle}/webhook-secret/rotate", methods=["POST"])
 def rotate_webhook_secret(handle: str) -> Response:
     principal = _principal()
     workflow, secret = workflows.rotate_secret(principal.account_id, handle)
-    return json_response(_workflow_view(workflow, secret))
+    return json_response(workflow_view(workflow, secret))
 
 
 @surface.route(ROOT + "/workflows/{handle}/tasks", methods=["GET"])
@@ -200,11 +174,11 @@ def cancel_workflow_task(handle: str, task_id: str) -> Response:
 def list_deliveries(handle: str, task_id: str) -> Response:
     principal = _principal()
     deliveries = workflows.list_deliveries(principal.account_id, handle, task_id)
-    return json_response({"deliveries": [_delivery_view(d) for d in deliveries]})
+    return json_response({"deliveries": [delivery_view(d) for d in deliveries]})
 
 
 @surface.route(ROOT + "/workflows/{handle}/tasks/{task_id}/deliveries/replay", methods=["POST"])
 def replay_delivery(handle: str, task_id: str) -> Response:
     principal = _principal()
-    return json_response(_delivery_view(workflows.replay(principal.account_id, handle, task_id)),
+    return json_response(delivery_view(workflows.replay(principal.account_id, handle, task_id)),
                          202)

@@ -63,7 +63,8 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def _workflow_view(workflow: Workflow, secret: str | None = None) -> dict[str, Any]:
+def workflow_view(workflow: Workflow, secret: str | None = None) -> dict[str, Any]:
+    """A workflow as this API shows it (the console shows the same)."""
     view: dict[str, Any] = {
         "handle": workflow.handle, "name": workflow.name,
         "input_fields": list(workflow.input_fields), "webhook_url": workflow.webhook_url,
@@ -93,7 +94,8 @@ def _task_view(task: Any, with_output: bool = True) -> dict[str, Any]:
     return view
 
 
-def _delivery_view(delivery: Delivery) -> dict[str, Any]:
+def delivery_view(delivery: Delivery) -> dict[str, Any]:
+    """A webhook delivery with its attempts (the console shows the same)."""
     return {
         "id": delivery.delivery_id, "webhook_id": delivery.webhook_id, "event": delivery.event,
         "status": delivery.status, "reason": delivery.reason,
@@ -106,7 +108,7 @@ def _delivery_view(delivery: Delivery) -> dict[str, Any]:
 @surface.route("/workflows", methods=["GET"])
 def list_workflows() -> Response:
     principal = _principal()
-    return _answer({"workflows": [_workflow_view(w) for w in
+    return _answer({"workflows": [workflow_view(w) for w in
                                   workflows.list_workflows(principal.account_id)]})
 
 
@@ -114,20 +116,20 @@ def list_workflows() -> Response:
 def put_workflow(handle: str) -> Response:
     principal = _principal()
     saved = workflows.save_workflow(principal.account_id, handle, json_object(surface.request))
-    return _answer(_workflow_view(saved.workflow, saved.secret), 201 if saved.created else 200)
+    return _answer(workflow_view(saved.workflow, saved.secret), 201 if saved.created else 200)
 
 
 @surface.route("/workflows/{handle}", methods=["GET"])
 def get_workflow(handle: str) -> Response:
     principal = _principal()
-    return _answer(_workflow_view(workflows.get_workflow(principal.account_id, handle)))
+    return _answer(workflow_view(workflows.get_workflow(principal.account_id, handle)))
 
 
 @surface.route("/workflows/{handle}/webhook-secret/rotate", methods=["POST"])
 def rotate_webhook_secret(handle: str) -> Response:
     principal = _principal()
     workflow, secret = workflows.rotate_secret(principal.account_id, handle)
-    return _answer(_workflow_view(workflow, secret))
+    return _answer(workflow_view(workflow, secret))
 
 
 @surface.route("/workflows/{handle}/tasks", methods=["GET"])
@@ -184,11 +186,11 @@ def complete_task(handle: str, task_id: str) -> Response:
 def list_deliveries(handle: str, task_id: str) -> Response:
     principal = _principal()
     deliveries = workflows.list_deliveries(principal.account_id, handle, _task_id(task_id))
-    return _answer({"deliveries": [_delivery_view(d) for d in deliveries]})
+    return _answer({"deliveries": [delivery_view(d) for d in deliveries]})
 
 
 @surface.route("/workflows/{handle}/tasks/{task_id}/deliveries/replay", methods=["POST"])
 def replay_delivery(handle: str, task_id: str) -> Response:
     principal = _principal()
     delivery = workflows.replay(principal.account_id, handle, _task_id(task_id))
-    return _answer(_delivery_view(delivery), 202)
+    return _answer(delivery_view(delivery), 202)
