@@ -4,11 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
-import subprocess
-import sys
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
+from tests.local.stack_process import running_stack
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("TASKPORT_CHROMIUM", "/usr/bin/chromium"))
@@ -28,7 +25,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # an ordinary test run leaves the checkout as it was; otherwise they go to a scratch directory.
 SCREENSHOTS = (PROJECT_DIR / "docs" / "console" if os.environ.get("TASKPORT_SCREENSHOTS") == "1"
                else Path(tempfile.gettempdir()) / "taskport-console-screenshots")
-START_TIMEOUT = 60.0
 # A plant for every place user data is shown: if any of them is parsed as HTML, it sets the flag.
 PLANT = "<img src=x onerror=window.__xss=1>"
 
@@ -87,40 +83,11 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(chromium_path: Path) -> Iterator[str]:
+def stack(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dev stack in a child process; loopback webhook receivers allowed, quick retries."""
-    from chalicelib.local.stack import free_port
-
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
-           "TASKPORT_EGRESS_ALLOW": "127.0.0.0/8", "TASKPORT_WEBHOOK_SCHEDULE": "1,1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-
-    def read() -> None:
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    output: list[str] = []
-    try:
-        while not any(line.startswith("Press Ctrl-C") for line in output):
-            try:
-                output.append(lines.get(timeout=START_TIMEOUT))
-            except queue.Empty:
-                pytest.fail("the stack did not start:\n" + "".join(output))
-            if process.poll() is not None and lines.empty():
-                pytest.fail("the stack exited:\n" + "".join(output))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
+    with running_stack(tmp_path_factory.mktemp("dev") / "taskport-dev.json",
+                       TASKPORT_EGRESS_ALLOW="127.0.0.0/8", TASKPORT_WEBHOOK_SCHEDULE="1,1") as started:
+        yield started.url
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,16 @@ import queue
 import re
 import signal
 import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
+from tests.local.stack_process import PROJECT_DIR, running_stack
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
 
 
 def _free_port() -> int:
@@ -44,39 +40,9 @@ def _call(url: str, method: str = "GET", body: Any = None,
 @pytest.fixture(scope="module")
 def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`python -m chalicelib.local.stack` in a child process on a free PORT, with its own emulator."""
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
-           # Not the checkout's .taskport-dev.json: that one is the developer's.
-           "TASKPORT_DEV_FILE": str(tmp_path_factory.mktemp("dev") / "taskport-dev.json")}
-    env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    output_stream = process.stdout
-    assert output_stream is not None
-    def pump() -> None:
-        for line in output_stream:
-            lines.put(line)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    output: list[str] = []
-    try:
-        while not any(line.startswith("Press Ctrl-C") for line in output):
-            try:
-                output.append(lines.get(timeout=START_TIMEOUT))
-            except queue.Empty:
-                pytest.fail("the stack did not start:\n" + "".join(output))
-            if process.poll() is not None and lines.empty():
-                pytest.fail("the stack exited:\n" + "".join(output))
-        yield {"url": f"http://127.0.0.1:{port}", "process": process, "output": output, "lines": lines,
-               "reader": reader}
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    with running_stack(tmp_path_factory.mktemp("dev") / "taskport-dev.json") as started:
+        yield {"url": started.url, "process": started.process, "output": started.output,
+               "lines": started.lines, "reader": started.reader}
 
 
 def test_stack_serves_health_over_http_without_credentials(dev_stack: dict[str, Any]) -> None:

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import base64
 import http.server
-import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -17,7 +14,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.conftest import ADMIN_TOKEN
-from tests.local.test_stack import PROJECT_DIR, START_TIMEOUT, _call, _free_port
+from tests.local.stack_process import running_stack
+from tests.local.test_stack import _call
 
 
 @pytest.fixture(scope="module")
@@ -43,35 +41,11 @@ def hooks() -> Iterator[tuple[str, queue.Queue]]:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[str]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dev stack in a child process, allowed to reach loopback receivers."""
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "TASKPORT_ADMIN_TOKEN": ADMIN_TOKEN,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
-           "TASKPORT_EGRESS_ALLOW": "127.0.0.0/8", "TASKPORT_WEBHOOK_SCHEDULE": "1,1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    output_stream = process.stdout
-    assert output_stream is not None
-    def pump() -> None:
-        for line in output_stream:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    output: list[str] = []
-    try:
-        while not any(line.startswith("Press Ctrl-C") for line in output):
-            try:
-                output.append(lines.get(timeout=START_TIMEOUT))
-            except queue.Empty:
-                pytest.fail("the stack did not start:\n" + "".join(output))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
+    with running_stack(tmp_path_factory.mktemp("dev") / "taskport-dev.json",
+                       TASKPORT_EGRESS_ALLOW="127.0.0.0/8", TASKPORT_WEBHOOK_SCHEDULE="1,1") as started:
+        yield started.url
 
 
 def _account(stack: str, handle: str) -> tuple[dict, dict[str, str]]:
