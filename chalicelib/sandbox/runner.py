@@ -473,6 +473,9 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     it is kept to few objects: everything is bound once and the request is plain text.
     """
     global _set_up_by_zygote
+    # At once: the set-up below (namespaces) takes a while, and a Ctrl-C meant for the parent's
+    # terminal group during it would end the zygote. _set_up_process resets it; it is set again.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _set_up_process()  # once for every spare: no other thread can hold a lock here
     if _isolation == "namespaces":
         # Once for every spare: each spare's mount namespace is a copy of this one, and they
