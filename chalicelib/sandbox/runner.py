@@ -71,6 +71,8 @@ SIGINFO_BYTES = 128  # siginfo_t; si_code at offset 8, si_status at 24 (both 64-
 RUSAGE_BYTES = 144  # struct rusage: two timevals, then ru_maxrss (KiB) and 13 more longs
 LINGER_SECONDS = 2  # at most, after answering (see _linger)
 CPUCLOCK_SCHED = 2  # a process CPU clock id is ((~pid) << 3) | CPUCLOCK_SCHED
+CPUS = os.cpu_count() or 1
+CPU_CHECK_SECONDS = 0.01  # at least this long between two reads of a call's CPU clock
 
 _prepared = False
 _prepare_lock = threading.Lock()
@@ -470,16 +472,26 @@ def _start_zygote() -> None:
     if os.uname().machine not in SYS_CLONE:
         return
     parent_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the zygote, which never returns
-        code = 0
-        try:
-            parent_end.close()
-            _serve_as_zygote(zygote_end)
-        except BaseException:  # noqa: BLE001 - the parent sees the socket close
-            code = 1
-        finally:
-            os._exit(code)
+    # Blocked across the fork: a Ctrl-C meant for the parent's terminal group must never reach
+    # the zygote before it ignores SIGINT (this process's handler would end it).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pid = -1
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the zygote, which never returns
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a pending one is discarded
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                parent_end.close()
+                _serve_as_zygote(zygote_end)
+            except BaseException:  # noqa: BLE001 - the parent sees the socket close
+                code = 1
+            finally:
+                os._exit(code)
+    finally:
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     zygote_end.close()
     _zygote = _Zygote(pid, parent_end)
 
@@ -491,17 +503,14 @@ def _serve_as_zygote(sock: socket.socket) -> None:  # pragma: no cover - runs in
     it is kept to few objects: everything is bound once and the request is plain text.
     """
     global _set_up_by_zygote
-    # At once: the set-up below (namespaces) takes a while, and a Ctrl-C meant for the parent's
-    # terminal group during it would end the zygote. _set_up_process resets it; it is set again.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _set_up_process()  # once for every spare: no other thread can hold a lock here
+    # SIGINT stays ignored throughout (a Ctrl-C in a terminal: the parent decides to stop us).
+    _set_up_process(interrupt=signal.SIG_IGN)  # once for every spare: no other thread holds a lock
     if _isolation == "namespaces":
         # Once for every spare: each spare's mount namespace is a copy of this one, and they
         # share this network namespace (only a loopback, down); no call can make a socket in it.
         isolation.unshare(isolation.CLONE_NEWNS | isolation.CLONE_NEWNET)
         isolation.shared_view(_hidden)
     _set_up_by_zygote = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the parent stops us
     clone = _clone_with_our_parent()
     recvmsg, send, close = sock.recvmsg, sock.send, os.close
     ancillary_size = socket.CMSG_SPACE(2 * 4)
@@ -674,7 +683,7 @@ def _read_answer(pid: int, read_fd: int, limits: Limits,
     ended before, and nothing of the call ran). The child is left unreaped, so its pid stays
     ours."""
     started, cpu_before = baseline
-    frame, failed, taken = _await_frame(pid, read_fd, limits)
+    frame, failed, taken = _await_frame(pid, read_fd, limits, cpu_before)
     duration_ms = (time.monotonic() - started) * 1000
     # A child that answered is read while it still runs: waiting for its exit (the teardown of
     # its address space) cost 2.4 ms of a 7 ms call here. One that failed is waited for.
@@ -705,12 +714,19 @@ def _read_answer(pid: int, read_fd: int, limits: Limits,
     return encode_frame(header, body), taken or failed is not None or frame_complete(frame)
 
 
-def _await_frame(pid: int, read_fd: int,
-                 limits: Limits) -> tuple[bytes, dict[str, Any] | None, bool]:
+def _await_frame(pid: int, read_fd: int, limits: Limits,
+                 cpu_before: float) -> tuple[bytes, dict[str, Any] | None, bool]:
     """What the child wrote until a whole frame, its exit, or a limit; with the failure header
-    when a limit (wall clock, answer size) ended the call, and whether the child said TAKEN."""
+    when a limit (wall clock, CPU, answer size) ended the call, and whether it said TAKEN.
+
+    The CPU limit is kept here, from the child's CPU clock: RLIMIT_CPU counts whole seconds
+    from the child's start (its set-up included), so alone it let a 1 s call run for up to 2 s.
+    A process with n threads spends at most n CPU seconds per second, so the clock is first read
+    once the budget could be spent on every CPU: a short call never reads it."""
     assert limits.wall_seconds is not None and limits.output_bytes is not None
     deadline = time.monotonic() + limits.wall_seconds
+    cpu_end = cpu_before + limits.cpu_seconds if limits.cpu_seconds else math.inf
+    cpu_check = time.monotonic() + (cpu_end - cpu_before) / CPUS
     cap = limits.output_bytes + HEADER_SLACK + 2 * int(limits.log_bytes or 0)
     buffer = bytearray()
     taken = False
@@ -727,10 +743,19 @@ def _await_frame(pid: int, read_fd: int,
     eof = False
     try:
         while not frame_complete(buffer):
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 return b"", failure("timeout", f"the call ran longer than "
                                                f"{limits.wall_seconds:g} s and was killed"), taken
+            if now >= cpu_check:
+                cpu_left = cpu_end - _cpu_seconds(pid)
+                if cpu_left <= 0:
+                    return b"", failure("timeout", f"the call used more than "
+                                                   f"{limits.cpu_seconds:g} s of CPU and was "
+                                                   "killed"), taken
+                cpu_check = now + max(cpu_left / CPUS, CPU_CHECK_SECONDS)
+            remaining = min(remaining, max(cpu_check - now, 0))
             slice_ms = remaining * 1000 if pidfd is not None else min(remaining * 1000, 10)
             for fd, _ in poller.poll(math.ceil(slice_ms)):
                 if fd == read_fd:
@@ -989,10 +1014,12 @@ def _read_frame(fd: int) -> bytes:  # pragma: no cover - child process
     return bytes(buffer)
 
 
-def _set_up_process() -> None:  # pragma: no cover - a spare, or the zygote once
+def _set_up_process(interrupt: Any = signal.SIG_DFL) -> None:  # pragma: no cover - a child
     """What every spare needs and no call changes: signal dispositions, /dev/null for standard
-    streams, a scrubbed environment. The zygote does it once for all the spares it forks."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
+    streams, a scrubbed environment. The zygote does it once for all the spares it forks (and
+    keeps ignoring SIGINT: `interrupt`)."""
+    signal.signal(signal.SIGINT, interrupt)
+    for sig in (signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail with EFBIG instead
     _quiet_std_streams()

@@ -29,10 +29,20 @@ def test_infinite_loop_is_killed_at_wall_limit():
 
 
 def test_cpu_limit_kills_busy_loop_before_wall_limit():
+    # The wall limit leaves room for a busy machine: the loop may get a small share of a CPU.
     with pytest.raises(sandbox.Timeout) as caught:
         run("def probe():\n    while True:\n        pass\n",
-            limits=Limits(wall_seconds=10, cpu_seconds=1))
+            limits=Limits(wall_seconds=120, cpu_seconds=1))
     assert "CPU" in caught.value.message
+
+
+def test_cpu_limit_is_kept_to_a_fraction_of_a_second():
+    # RLIMIT_CPU alone counts whole seconds from the spare's start: a 1 s call got up to 2 s.
+    with pytest.raises(sandbox.Timeout) as caught:
+        run("def probe():\n    while True:\n        pass\n",
+            limits=Limits(wall_seconds=120, cpu_seconds=1))
+    assert caught.value.report is not None
+    assert 1000 <= caught.value.report.cpu_ms < 1500
 
 
 def test_sleeping_call_is_killed_at_wall_limit():
