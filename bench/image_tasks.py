@@ -9,7 +9,6 @@ what the process itself pays for.
 from __future__ import annotations
 
 import http.server
-import io
 import os
 import statistics
 import sys
@@ -66,7 +65,7 @@ def main(count: int) -> None:
 
     photo = _photo()
     url, server = _serve(photo)
-    cases = [("image.info", {"url": url}), ("image.thumb", {"url": url, "size": 256}),
+    cases: list[tuple[str, dict[str, Any]]] = [("image.info", {"url": url}), ("image.thumb", {"url": url, "size": 256}),
              ("image.thumbs", {"url": url})]
     with mock_aws():
         from chalicelib import composition
