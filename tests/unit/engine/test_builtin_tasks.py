@@ -1,13 +1,18 @@
 """Built-in tasks run by the worker: hello, image.info, image.thumb(s), and refused or bad URLs."""
 from __future__ import annotations
 
+import base64
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
 from chalicelib.engine import worker
 from tests.api.dragon.conftest import image_bytes
+# The sandbox's three places (root server, unprivileged server, unprivileged Lambda entry).
+from tests.unit.sandbox.test_isolation import (  # noqa: F401
+    unprivileged_lambda, unprivileged_server_url, where)
 
 
 def _run(engine, task_type, params):
@@ -266,3 +271,30 @@ def test_pixel_limit_is_the_same_in_the_worker_and_the_decoder():
     from chalicelib.builtin_tasks import images as image_tasks
 
     assert image_tasks.MAX_PIXELS == decode.MAX_PIXELS
+
+
+def test_the_decoder_runs_wherever_the_sandbox_runs(where):  # noqa: F811 - the fixture above
+    # Pillow imports under the call's own uid (root server), in an unprivileged server, and in
+    # the Lambda entry point run unprivileged (on AWS the layer holds Pillow: requirements.txt).
+    from chalicelib.builtin_tasks import images as image_tasks
+
+    name, run = where
+    source = image_tasks._decode_source() + "\n\ndef probe(data, sizes):\n    return thumbnails(data, sizes)\n"
+    data = image_bytes((300, 200), "PNG", "RGBA")
+    answer = run(source, [base64.b64encode(data).decode("ascii"), {"t": 60}])
+    made = answer["images"]["t"]
+    assert (made["width"], made["height"]) == (60, 40), name
+    assert base64.b64decode(made["jpeg"]) == _thumbnail_before(data, 60), name
+
+
+def test_the_sandbox_function_gets_the_layer_that_holds_pillow():
+    from chalice.package import YAMLTemplateSerializer
+
+    project = Path(__file__).resolve().parents[3]
+    requirements = (project / "requirements.txt").read_text().lower().split()
+    assert any(line.startswith("pillow==") for line in requirements)  # infra/package.py's layer
+    path = project / "infra" / "template.yml"
+    template = YAMLTemplateSerializer().load_template(path.read_text(), str(path))
+    assert {"Ref": "DependenciesLayer"} in template["Globals"]["Function"]["Layers"]
+    # A function's own Layers would replace the global ones, and so drop Pillow.
+    assert "Layers" not in template["Resources"]["Sandbox"]["Properties"]
