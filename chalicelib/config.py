@@ -16,6 +16,8 @@ from, never the package index; default <project>/.wheelhouse, filled by `make`),
 TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles: /var/cache/taskport-bundles as
 root, else <tmp>/taskport-bundles),
 TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked).
+Image tasks (docs/tasks.md): TASKPORT_IMAGE_MEMORY_BYTES (1 GiB) and TASKPORT_IMAGE_WALL_SECONDS
+(60): the sandbox limits of one image's decoding (CPU time = wall time).
 """
 from __future__ import annotations
 
@@ -112,6 +114,8 @@ class Settings(NamedTuple):
     max_bundle_bytes: int = 256 * 1024 * 1024
     request_read_timeout_seconds: float = 30.0
     max_waits_per_caller: int = 4
+    image_memory_bytes: int = 1024 * 1024 * 1024
+    image_wall_seconds: float = 60.0
 
     @property
     def require_admin_token(self) -> str:
@@ -192,6 +196,8 @@ def get_settings() -> Settings:
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
         request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
         max_waits_per_caller=_int("TASKPORT_MAX_WAITS_PER_CALLER", 4),
+        image_memory_bytes=_int("TASKPORT_IMAGE_MEMORY_BYTES", 1024 * 1024 * 1024),
+        image_wall_seconds=_float("TASKPORT_IMAGE_WALL_SECONDS", 60.0),
     )
 
 
