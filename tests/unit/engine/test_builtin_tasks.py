@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.engine import worker
-from tests.api.dragon.conftest import image_bytes
+from tests.api.dragon.conftest import image_bytes, refuse_pillow
 # The sandbox's three places (root server, unprivileged server, unprivileged Lambda entry).
 from tests.unit.sandbox.test_isolation import (  # noqa: F401
     unprivileged_lambda, unprivileged_server_url, where)
@@ -125,25 +125,9 @@ def _stored(key: str, name: str) -> bytes:
                                        Key=outputs.object_key(key, name))["Body"].read()
 
 
-class _NoPillow:
-    """An import hook that refuses Pillow and remembers who asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "PIL" or name.startswith("PIL."):
-            self.asked.append(name)
-            raise ImportError(f"{name} may not be imported by the worker")
-        return None
-
-
 def test_image_tasks_never_load_pillow_in_the_worker(engine, images, world, monkeypatch):
     images.routes["/alpha.png"] = (200, "image/png", image_bytes((300, 200), "PNG", "RGBA"))
-    for name in [name for name in sys.modules if name == "PIL" or name.startswith("PIL.")]:
-        monkeypatch.delitem(sys.modules, name)  # the test itself made its images with Pillow
-    hook = _NoPillow()
-    monkeypatch.setattr(sys, "meta_path", [hook, *sys.meta_path])
+    hook = refuse_pillow(monkeypatch)
     for task_type, params in [("image.info", {"url": images.url("/cat.jpg")}),
                               ("image.thumb", {"url": images.url("/alpha.png"), "size": 50}),
                               ("image.thumbs", {"url": images.url("/cat.png")})]:
