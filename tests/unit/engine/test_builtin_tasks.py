@@ -282,3 +282,25 @@ def test_the_sandbox_function_gets_the_layer_that_holds_pillow():
     assert {"Ref": "DependenciesLayer"} in template["Globals"]["Function"]["Layers"]
     # A function's own Layers would replace the global ones, and so drop Pillow.
     assert "Layers" not in template["Resources"]["Sandbox"]["Properties"]
+
+
+TAKEN_OVER_DECODER = '''
+def info(data):
+    return {"width": 10, "height": 10, "format": {"nested": ["x"] * 1000}, "mode": "RGB"}
+
+def thumbnails(data, sizes):
+    return {"images": {name: {"jpeg": "not base64!", "width": 1, "height": 1, "bytes": 1}
+                       for name in sizes}}
+'''
+
+
+def test_a_decoder_answer_out_of_shape_is_an_error_not_a_result(engine, images, monkeypatch):
+    from chalicelib.builtin_tasks import images as image_tasks
+
+    # What a child taken over by a crafted image could answer instead of the decoder's facts.
+    monkeypatch.setattr(image_tasks, "_decode_source", lambda: TAKEN_OVER_DECODER)
+    url = images.url("/cat.png")
+    for task_type in ("image.info", "image.thumb"):
+        task = _run(engine, task_type, {"url": url})
+        assert (task.status, task.error) == (
+            "error", f"File {url!r} could not be decoded: the decoder answered something malformed")
