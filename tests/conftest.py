@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from typing import Any
 from collections.abc import Iterator
@@ -57,7 +58,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake AWS credentials, no real endpoint, short caches; every cache forgotten per test."""
+    """Fake AWS credentials, no real endpoint, short caches; every cache forgotten per test; the
+    process environment as it was after each test."""
+    before = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "TASKPORT_SANDBOX_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -68,6 +71,12 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TASKPORT_ADMIN_TOKEN", ADMIN_TOKEN)
     _reset_caches()
     yield
+    # Code under test sets variables itself (the sandbox supervisor sets TASKPORT_SANDBOX_URL),
+    # which monkeypatch does not undo: a dead test server's URL was inherited by every dev stack
+    # this worker started later, whose sandbox calls then all failed.
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    os.environ.update(before)
     _reset_caches()
 
 
