@@ -14,6 +14,26 @@ from chalicelib import composition
 
 ADMIN_TOKEN = "test-admin-token"
 composition.install()  # what app.py does: every task type and finish hook, for every test
+
+
+def _read_aws_models_once() -> None:
+    """Each botocore session decodes the AWS model files anew (endpoints, service models: about
+    0.2 s per test, as every test's fresh pynamodb connections make new sessions); read each
+    file once per process. botocore already shares one decoded file among a session's clients."""
+    from botocore import loaders
+
+    read = loaders.JSONFileLoader.load_file
+    decoded: dict[str, Any] = {}
+
+    def load_file(self: loaders.JSONFileLoader, file_path: str) -> Any:
+        if file_path not in decoded:
+            decoded[file_path] = read(self, file_path)
+        return decoded[file_path]
+
+    loaders.JSONFileLoader.load_file = load_file
+
+
+_read_aws_models_once()
 STACK_LOG_LINES = 300  # of a dev stack's log, the last lines written during a failing test
 _LOG_OFFSETS = pytest.StashKey[dict[Any, int]]()
 
