@@ -68,7 +68,8 @@ def call(target: Target, payload: dict[str, Any], limits: sandbox.Limits,
          bundle: bytes | None = None) -> dict[str, Any]:
     """The SDK's answer (InvocableResponse as a dict) for one event."""
     answer: dict[str, Any] = sandbox.run_bundle(
-        _key(target), payload, lambda: bundle or _bundle_bytes(target), limits)
+        _key(target), payload, lambda: bundle or _bundle_bytes(target), limits,
+        locate=lambda: (storage.presigned_url(target.account_id, target.path), target.etag))
     return answer
 
 

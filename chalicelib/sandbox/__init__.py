@@ -54,10 +54,12 @@ def run_http_handler(source: str, filename: str, request: HttpCall,
 
 
 def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
-               limits: Limits | None = None, on_report: OnReport | None = None) -> Any:
+               limits: Limits | None = None, on_report: OnReport | None = None,
+               locate: Callable[[], tuple[str, str]] | None = None) -> Any:
     """The Steamship SDK's answer (its InvocableResponse as a dict) for `event`, run from the
     package bundle `key`; `fetch()` gives the bundle's bytes, asked for only when this sandbox
-    has not unpacked that bundle yet (see bundles.py)."""
+    has not unpacked that bundle yet (see bundles.py). For the `sandbox` Lambda, `locate()`
+    gives a URL and ETag it fetches the bundle by instead: no bundle fits its invoke payload."""
     def value(header: dict[str, Any], body: bytes) -> Any:
         try:
             answer = json.loads(body.decode("utf-8"))
@@ -68,7 +70,10 @@ def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
         return answer
 
     def call() -> dict[str, Any]:
-        return {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+        made = {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+        if locate is not None and client.mode() == "lambda":
+            made["bundle_url"], made["bundle_etag"] = locate()
+        return made
 
     try:
         return _run(call(), b"", limits, None, value)
