@@ -113,13 +113,16 @@ def _forget_dead_parents(root: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _entry(path: str) -> tuple[str, int, int, int, int]:
+    info = os.lstat(path)
+    return path, info.st_ino, info.st_size, info.st_mode, info.st_ctime_ns
+
+
 def _seal(directory: Path) -> _Seal:
     entries = []
     for top, names, files in os.walk(directory):
-        for name in [*names, *files, ""]:
-            path = os.path.join(top, name) if name else top
-            info = os.lstat(path)
-            entries.append((path, info.st_ino, info.st_size, info.st_mode, info.st_ctime_ns))
+        entries.append(_entry(top))
+        entries.extend(_entry(os.path.join(top, name)) for name in [*names, *files])
     return frozenset(entries)
 
 
@@ -131,8 +134,8 @@ def _trusted(directory: Path) -> bool:
 
 
 def sweep() -> None:
-    """After a call, where calls share this uid: drop tampered bundles and whatever else the
-    call left in this parent's cache."""
+    """After a call, where calls share this uid: remove whatever the call left in the cache, and
+    the bundles whose own directory it changed."""
     if not _shares_uid():
         return
     own = _bundles_dir()
@@ -140,7 +143,11 @@ def sweep() -> None:
         if entry.parent == own.parent and entry.name.startswith(OWN_PREFIX) and entry.is_dir() \
                 and not entry.is_symlink():
             continue  # a parent's own directory (this one's is swept entry by entry)
-        if str(entry) in _seals and _trusted(entry):
+        sealed = _seals.get(str(entry))
+        # Only the bundle's own directory entry here (a walk of every bundle after every call
+        # would cost more than the calls): a change deeper in is found when the bundle is next
+        # staged, before anything runs from it.
+        if sealed is not None and _entry(str(entry)) in sealed:
             continue
         _seals.pop(str(entry), None)
         if entry.is_dir() and not entry.is_symlink():
