@@ -75,10 +75,23 @@ def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
             made["bundle_url"], made["bundle_etag"] = locate()
         return made
 
+    # The report of an attempt the sandbox answered `bundle_missing` is not the call's: only
+    # the attempt that ran is reported.
+    held: list[CallReport] = []
     try:
-        return _run(call(), b"", limits, None, value)
+        answer = _run(call(), b"", limits, held.append, value)
     except BundleMissing:
         return _run(call(), fetch(), limits, on_report, value)
+    except SandboxError:
+        _pass_on(held, on_report)
+        raise
+    _pass_on(held, on_report)
+    return answer
+
+
+def _pass_on(held: list[CallReport], on_report: OnReport | None) -> None:
+    if held and on_report is not None:
+        on_report(held[0])
 
 
 def _run(call: dict[str, Any], body: bytes, limits: Limits | None, on_report: OnReport | None,
