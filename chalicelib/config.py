@@ -19,6 +19,8 @@ TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BY
 TASKPORT_BUILD_PLATFORM (`local`: wheels for this interpreter; `lambda`: for the sandbox
 function's python3.12 x86_64; default `lambda` on Lambda, else `local`), TASKPORT_BUNDLE_URL_SECONDS
 (how long the presigned URL the sandbox function fetches a bundle by stays valid, 300).
+Image tasks (docs/tasks.md): TASKPORT_IMAGE_MEMORY_BYTES (1 GiB) and TASKPORT_IMAGE_WALL_SECONDS
+(60): the sandbox limits of one image's decoding (CPU time = wall time).
 """
 from __future__ import annotations
 
@@ -117,6 +119,8 @@ class Settings(NamedTuple):
     bundle_url_seconds: int = 300
     request_read_timeout_seconds: float = 30.0
     max_waits_per_caller: int = 4
+    image_memory_bytes: int = 1024 * 1024 * 1024
+    image_wall_seconds: float = 60.0
 
     @property
     def require_admin_token(self) -> str:
@@ -199,6 +203,8 @@ def get_settings() -> Settings:
         bundle_url_seconds=_int("TASKPORT_BUNDLE_URL_SECONDS", 300),
         request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
         max_waits_per_caller=_int("TASKPORT_MAX_WAITS_PER_CALLER", 4),
+        image_memory_bytes=_int("TASKPORT_IMAGE_MEMORY_BYTES", 1024 * 1024 * 1024),
+        image_wall_seconds=_float("TASKPORT_IMAGE_WALL_SECONDS", 60.0),
     )
 
 
