@@ -30,7 +30,7 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
     # shared machine.
     in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     if in_lambda and _before is None:
-        bundles.cache_root()  # kept from call to call: what makes a warm bundle call warm
+        _make_bundle_cache()
         _before = {root: _entries(root) for root in SHARED_DIRS}
     isolation.require_network_policy()
     body = base64.b64decode(event.get("body") or "")
@@ -40,8 +40,20 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
     clean_up()  # at once: a frozen Lambda would not run a background thread
     if in_lambda and _before is not None:
         _remove_new_entries(_before)
-        bundles.sweep()
+        try:
+            bundles.sweep()
+        except OSError:
+            pass  # no usable cache: nothing was unpacked into it
     return {"frame": base64.b64encode(frame).decode("ascii")}
+
+
+def _make_bundle_cache() -> None:
+    """Made before the first look at /tmp, so the clean-up keeps it: what makes a warm bundle
+    call warm. A cache that cannot be made fails bundle calls only, with its reason."""
+    try:
+        bundles.cache_root()
+    except OSError:
+        return
 
 
 def _entries(root: str) -> set[str]:

@@ -51,8 +51,9 @@ def cache_root() -> Path:
 
     root = Path(get_settings().bundle_cache_dir)
     root.mkdir(mode=0o755, parents=True, exist_ok=True)
-    # The calls' uids read bundles; only this parent may write them.
-    os.chmod(root, 0o755)
+    if root.stat().st_uid == os.geteuid():
+        # The calls' uids read bundles; only this parent may write them.
+        os.chmod(root, 0o755)
     return root
 
 
@@ -63,7 +64,10 @@ def stage(call: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes] | d
     key = call.get("bundle")
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         return {"outcome": "refused", "message": "a bundle call needs a bundle key"}
-    directory = _bundles_dir() / key
+    try:
+        directory = _bundles_dir() / key
+    except OSError as exc:
+        return {"outcome": "refused", "message": f"the bundle cache is not usable here: {exc}"}
     if (directory / READY_MARK).exists() and not _trusted(directory):
         _seals.pop(str(directory), None)
         shutil.rmtree(directory, ignore_errors=True)
