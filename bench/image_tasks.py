@@ -8,11 +8,9 @@ what the process itself pays for.
 """
 from __future__ import annotations
 
-import http.server
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,28 +41,16 @@ def _photo() -> bytes:
     return subprocess.run([sys.executable, "-c", script], check=True, capture_output=True).stdout
 
 
-def _serve(body: bytes) -> tuple[str, Any]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/photo.jpg", server
-
-
 def main(count: int) -> None:
     from moto import mock_aws
 
+    from tests.api.dragon.conftest import ImageServer
+
     photo = _photo()
-    url, server = _serve(photo)
+    server = ImageServer()
+    server.routes["/photo.jpg"] = (200, "image/jpeg", photo)
+    server.thread.start()
+    url = server.url("/photo.jpg")
     cases: list[tuple[str, dict[str, Any]]] = [("image.info", {"url": url}), ("image.thumb", {"url": url, "size": 256}),
              ("image.thumbs", {"url": url})]
     with mock_aws():
@@ -90,7 +76,7 @@ def main(count: int) -> None:
             kept = times[1:]
             print(f"{task_type:<14}{statistics.median(kept):9.1f}{statistics.mean(kept):9.1f}"
                   f"{max(kept):9.1f}")
-    server.shutdown()
+    server.server.shutdown()
     print("Pillow loaded in this (the worker's) process:", "PIL" in sys.modules)
 
 

@@ -13,6 +13,46 @@ from chalicelib import composition
 
 ADMIN_TOKEN = "test-admin-token"
 composition.install()  # what app.py does: every task type and finish hook, for every test
+STACK_LOG_LINES = 300  # of a dev stack's log, the last lines written during a failing test
+_LOG_OFFSETS = pytest.StashKey[dict[Any, int]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Note where each dev stack's log stands as the test starts (see pytest_runtest_makereport)."""
+    from tests.local.stack_process import STACK_LOGS
+
+    item.stash[_LOG_OFFSETS] = {log: log.stat().st_size for log in STACK_LOGS if log.exists()}
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test's report shows what the dev stacks logged meanwhile (their pollers, sandbox,
+    webhook sender: why a task or a webhook never came is written only there)."""
+    from tests.local.stack_process import STACK_LOGS
+
+    report = yield
+    if report.failed:
+        offsets = item.stash.get(_LOG_OFFSETS, {})
+        for log in STACK_LOGS:
+            if not log.exists():
+                continue
+            with log.open("rb") as kept:
+                kept.seek(offsets.get(log, 0))
+                written = kept.read().decode("utf-8", "replace").splitlines()
+            if written:
+                report.sections.append((f"dev stack log {log} ({report.when}, last lines)",
+                                        "\n".join(written[-STACK_LOG_LINES:])))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove the stacks' logs (a failing test's report holds its part)."""
+    from tests.local.stack_process import STACK_LOGS
+
+    for log in STACK_LOGS:
+        log.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -99,7 +99,7 @@ def _decode(url: str, data: bytes, function: str, args: list[Any], ctx: RunConte
     except sandbox.Crashed as exc:
         raise ImageFailed(f"File {url!r} could not be decoded: {exc.message}") from exc
     if not isinstance(answer, dict):
-        raise sandbox.Crashed("the image decoder answered something malformed")
+        raise _malformed(url)
     if answer.get("failed") == "too_large":
         raise ImageFailed(f"File {url!r} is too large an image: {answer.get('width')}x"
                           f"{answer.get('height')} pixels, the limit is {MAX_PIXELS}")
@@ -113,25 +113,49 @@ def _thumbnails(url: str, data: bytes, sizes: dict[str, int],
     """name -> (JPEG, {width, height, bytes}) for each size, made in the sandbox."""
     made = _decode(url, data, "thumbnails", [sizes], ctx).get("images")
     if not isinstance(made, dict) or set(made) != set(sizes):
-        raise ImageFailed(f"File {url!r} could not be decoded: the decoder answered no images")
+        raise _malformed(url)
     out = {}
     for name, entry in made.items():
         try:
             jpeg = base64.b64decode(entry["jpeg"], validate=True)
-            shape = {key: int(entry[key]) for key in ("width", "height", "bytes")}
+            shape = {key: _count(entry[key]) for key in ("width", "height", "bytes")}
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            raise ImageFailed(f"File {url!r} could not be decoded: the decoder answered a "
-                              "malformed image") from exc
+            raise _malformed(url) from exc
         out[name] = (jpeg, shape)
     return out
+
+
+def _facts(url: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """What image.info answers, from the decoder's answer, each value of its expected type."""
+    try:
+        facts = {"width": _count(answer["width"]), "height": _count(answer["height"]),
+                 "format": answer["format"], "mode": answer["mode"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _malformed(url) from exc
+    if not (facts["format"] is None or isinstance(facts["format"], str)) \
+            or not isinstance(facts["mode"], str) or len(f"{facts['format']}{facts['mode']}") > 100:
+        raise _malformed(url)
+    return facts
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
+def _malformed(url: str) -> ImageFailed:
+    # The decoder parses hostile bytes: a child taken over by them may answer anything, so its
+    # answer is checked here, out of its reach, like user code's.
+    return ImageFailed(f"File {url!r} could not be decoded: the decoder answered something "
+                       "malformed")
 
 
 def run_info(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Width, height, format, mode and size in bytes of the image at `url`."""
     data = _fetch(params["url"])
-    facts = _decode(params["url"], data, "info", [], ctx)
-    return {"width": facts.get("width"), "height": facts.get("height"),
-            "format": facts.get("format"), "mode": facts.get("mode"), "bytes": len(data)}
+    facts = _facts(params["url"], _decode(params["url"], data, "info", [], ctx))
+    return {**facts, "bytes": len(data)}
 
 
 def run_thumb(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:

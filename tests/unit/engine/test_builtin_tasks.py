@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.engine import worker
-from tests.api.dragon.conftest import image_bytes
+from tests.api.dragon.conftest import image_bytes, refuse_pillow
 # The sandbox's three places (root server, unprivileged server, unprivileged Lambda entry).
 from tests.unit.sandbox.test_isolation import (  # noqa: F401
     unprivileged_lambda, unprivileged_server_url, where)
@@ -125,25 +125,9 @@ def _stored(key: str, name: str) -> bytes:
                                        Key=outputs.object_key(key, name))["Body"].read()
 
 
-class _NoPillow:
-    """An import hook that refuses Pillow and remembers who asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "PIL" or name.startswith("PIL."):
-            self.asked.append(name)
-            raise ImportError(f"{name} may not be imported by the worker")
-        return None
-
-
 def test_image_tasks_never_load_pillow_in_the_worker(engine, images, world, monkeypatch):
     images.routes["/alpha.png"] = (200, "image/png", image_bytes((300, 200), "PNG", "RGBA"))
-    for name in [name for name in sys.modules if name == "PIL" or name.startswith("PIL.")]:
-        monkeypatch.delitem(sys.modules, name)  # the test itself made its images with Pillow
-    hook = _NoPillow()
-    monkeypatch.setattr(sys, "meta_path", [hook, *sys.meta_path])
+    hook = refuse_pillow(monkeypatch)
     for task_type, params in [("image.info", {"url": images.url("/cat.jpg")}),
                               ("image.thumb", {"url": images.url("/alpha.png"), "size": 50}),
                               ("image.thumbs", {"url": images.url("/cat.png")})]:
@@ -298,3 +282,25 @@ def test_the_sandbox_function_gets_the_layer_that_holds_pillow():
     assert {"Ref": "DependenciesLayer"} in template["Globals"]["Function"]["Layers"]
     # A function's own Layers would replace the global ones, and so drop Pillow.
     assert "Layers" not in template["Resources"]["Sandbox"]["Properties"]
+
+
+TAKEN_OVER_DECODER = '''
+def info(data):
+    return {"width": 10, "height": 10, "format": {"nested": ["x"] * 1000}, "mode": "RGB"}
+
+def thumbnails(data, sizes):
+    return {"images": {name: {"jpeg": "not base64!", "width": 1, "height": 1, "bytes": 1}
+                       for name in sizes}}
+'''
+
+
+def test_a_decoder_answer_out_of_shape_is_an_error_not_a_result(engine, images, monkeypatch):
+    from chalicelib.builtin_tasks import images as image_tasks
+
+    # What a child taken over by a crafted image could answer instead of the decoder's facts.
+    monkeypatch.setattr(image_tasks, "_decode_source", lambda: TAKEN_OVER_DECODER)
+    url = images.url("/cat.png")
+    for task_type in ("image.info", "image.thumb"):
+        task = _run(engine, task_type, {"url": url})
+        assert (task.status, task.error) == (
+            "error", f"File {url!r} could not be decoded: the decoder answered something malformed")
