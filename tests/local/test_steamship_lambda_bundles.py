@@ -158,3 +158,12 @@ def test_sweep_removes_what_a_call_left_in_the_cache_where_it_shares_the_uid(fet
     (bundle_dir / "sitecustomize.py").write_text("")
     cache.sweep()
     assert not bundle_dir.exists()
+
+
+def test_bundle_url_in_the_clear_to_another_machine_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setattr(cache, "cache_root", lambda: tmp_path)
+    refused = cache.stage({"kind": "bundle", "bundle": "k2", "event": {},
+                           "bundle_url": "http://bucket.s3.amazonaws.com/x", "bundle_etag": "e"},
+                          b"")
+    assert isinstance(refused, dict) and refused["outcome"] == "refused"
+    assert "HTTPS" in refused["message"]
