@@ -85,6 +85,8 @@ def stage(call: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes] | d
         except (zipfile.BadZipFile, ValueError, OSError) as exc:
             return {"outcome": "refused", "message": f"the bundle could not be unpacked: {exc}"}
         _forget_old(directory.parent, key)
+        for gone in [path for path in _seals if not os.path.isdir(path)]:
+            del _seals[gone]  # forgotten bundles' seals (about 200 KB each for the SDK)
         if not _shares_uid():
             os.utime(directory / READY_MARK)  # marks it recently used
         else:
