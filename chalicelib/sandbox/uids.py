@@ -15,7 +15,7 @@ import threading
 
 UID_BASE = 2_000_000  # well above any uid a distribution hands out
 UID_SLOTS = 1024  # per warm parent; parents are told apart by pid, so their uids never meet
-SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # every world-writable one
 FILE_CLOCK_MARGIN_SECONDS = 0.05  # file times lag the clock by up to one tick (<= 10 ms)
 _uid_lock = threading.Lock()
 _uids_in_use: set[int] = set()

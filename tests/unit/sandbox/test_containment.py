@@ -261,7 +261,7 @@ PLANT = """
 import os
 def f(marker):
     made = []
-    for directory in ("/tmp", "/var/tmp", "/dev/shm"):
+    for directory in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         path = os.path.join(directory, marker)
         with open(path, "w") as planted:
             planted.write("left by a call")
