@@ -379,7 +379,8 @@ def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, worl
     assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
 
 
-def test_worker_writes_twice_per_task_plus_its_run_record_and_reads_nothing(engine, world):
+def test_worker_makes_two_calls_per_task_with_the_run_record_in_the_finish(engine, world):
+    from chalicelib import runs
     from chalicelib.engine import worker
     from tests.unit.engine.calls import count_calls
 
@@ -388,9 +389,12 @@ def test_worker_writes_twice_per_task_plus_its_run_record_and_reads_nothing(engi
     with count_calls() as calls:
         report = worker.handle_batch(_event(*[t.key for t in tasks])["Records"])
     assert report == {"batchItemFailures": []}
-    # claim and finish, and the attempt's run record (docs/observability.md)
-    assert sorted(calls) == ["DynamoDB.PutItem"] * 10 + ["DynamoDB.UpdateItem"] * 20
+    # the claim, and one transaction: the finish and the attempt's run record; no read
+    assert sorted(calls) == ["DynamoDB.TransactWriteItems"] * 10 + ["DynamoDB.UpdateItem"] * 10
     assert {t.status for t in engine.get_tasks([t.key for t in tasks])} == {"success"}
+    for task in tasks:
+        [run] = runs.list_for_task("acct", task.key)
+        assert (run.kind, run.status, run.subject["attempt"]) == ("task", "ok", 1)
 
 
 def test_janitor_resends_a_task_waiting_behind_a_backlog_less_and_less_often(engine, world):
