@@ -99,3 +99,36 @@ def test_one_write_per_execution_with_subject_and_task_keys(written: list[Any]) 
     [(run, subject_key, task_key, _)] = written
     assert subject_key == "instance:ws/i" and task_key == "k1"
     assert run.subject == {"instance": "ws/i", "method": "m"}
+
+
+def test_a_run_the_store_refuses_is_logged_whole_at_error() -> None:
+    import json
+    import logging
+
+    from chalicelib.models.runs import RunStoreFailed
+    from chalicelib.runs import store
+    from chalicelib.runs.memory import MemoryRunStore
+
+    class Throttled(MemoryRunStore):
+        def put(self, entry: Any) -> None:
+            raise RunStoreFailed("ProvisionedThroughputExceededException after 4 attempts")
+
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = lines.append  # type: ignore[method-assign]
+    logger = logging.getLogger("taskport.runs")
+    logger.addHandler(handler)
+    try:
+        with store.using(Throttled()), runs.recording(runs.ENDPOINT, "acct", endpoint="e",
+                                                      subject_key="endpoint:e") as run:
+            runs.on_report(Report(stdout="the order was shipped\n"))
+            run.http_status = 200
+    finally:
+        logger.removeHandler(handler)
+    assert run.finish() is None  # not written, and not written again
+    [refused] = [line for line in lines if line.levelno == logging.ERROR]
+    assert refused.exc_info is not None and refused.run == run.run_id  # type: ignore[attr-defined]
+    record = json.loads(refused.getMessage().split("; the record: ", 1)[1])
+    assert (record["run_id"], record["status"], record["stdout"], record["http_status"]) == (
+        run.run_id, "ok", "the order was shipped\n", 200)
+    assert (record["subject"], record["subject_key"]) == ({"endpoint": "e"}, "endpoint:e")
