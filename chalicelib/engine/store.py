@@ -24,7 +24,10 @@ from chalicelib.runs.store import RunStore
 class TaskStore(Protocol):
     """What the engine needs of a task store."""
 
-    runs: RunStore  # where finish_with_run and hand_back_with_run write the run
+    @property
+    def runs(self) -> RunStore:
+        """The run store that finish_with_run and hand_back_with_run write the run into."""
+        ...
 
     def lease_value(self, expires: float) -> str:
         """A lease expiry as the store keeps it (sortable)."""

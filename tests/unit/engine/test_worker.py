@@ -472,7 +472,7 @@ def test_failed_finish_keeps_the_attempts_run_and_retries_the_message(engine, ta
         def finish_with_run(self, *args, **kwargs):
             raise ConnectionError("the table did not answer")
 
-    failing = Throttled(run_store())  # type: ignore[arg-type]
+    failing = Throttled(run_store())
     with store.using(failing):
         task = _hello(engine)
         report = worker.handle_batch(_event(task.key)["Records"])
