@@ -8,9 +8,10 @@ when read backwards. Three indexes, all sparse but the first:
 - `by_task` (task_pk "<account>#<task key>", run_id): the attempts of one task.
 
 Each index holds only the keys and the two attributes a listing filters on (`kind`, `status`):
-a run is up to ~145 KB (two 64 KiB outputs and a traceback), and an index that projected all of
-it was written in full three times over (docs/observability.md, *Cost*). A listing reads its
-page of keys from the index, then the page's items from the table in one BatchGetItem.
+a run is up to ~145 KB (two 64 KiB outputs and a traceback), and indexes that projected all of
+it wrote it in full up to three times more (docs/observability.md, *Where run records are
+kept*). A listing reads its page of keys from the index, then the page's items from the table
+in one BatchGetItem.
 """
 from __future__ import annotations
 
