@@ -118,3 +118,13 @@ def test_a_cursor_of_another_listing_or_made_up_is_invalid(store):
         assert raised.value.field == "cursor"
     with pytest.raises(Invalid):
         store.list_runs("other", limit=1, cursor=cursor)
+
+
+def test_run_indexes_carry_only_keys_and_the_filtered_attributes():
+    from chalicelib.models.runs import LISTED, RunRecord
+    from chalicelib.models.tables import TABLES
+
+    for name, index in TABLES["runs_table"]["indexes"].items():
+        assert (index["projection"], index["attributes"]) == ("INCLUDE", LISTED), name
+        model_index = getattr(RunRecord, name)
+        assert model_index.Meta.projection.non_key_attributes == LISTED
