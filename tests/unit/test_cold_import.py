@@ -15,6 +15,7 @@ DEFERRED = [
     "boto3",  # clients are built on first use (chalicelib.aws)
     "chalicelib.engine.janitor",  # the janitor function's handler
     "chalicelib.engine.worker",  # the task worker function's handler
+    "chalicelib.endpoints",  # the HTTP-endpoint routes (instabase)
     "chalicelib.openapi",  # /openapi.json and /docs
     "chalicelib.sandbox.aws_lambda",  # the sandbox function's handler
     "chalicelib.sandbox.runner",  # fork, limits, ctypes: the sandbox function only
