@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from typing import Any
 from collections.abc import Iterator
@@ -15,9 +16,71 @@ ADMIN_TOKEN = "test-admin-token"
 composition.install()  # what app.py does: every task type and finish hook, for every test
 
 
+def _read_aws_models_once() -> None:
+    """Each botocore session decodes the AWS model files anew (endpoints, service models: about
+    0.2 s per test, as every test's fresh pynamodb connections make new sessions); read each
+    file once per process. botocore already shares one decoded file among a session's clients."""
+    from botocore import loaders
+
+    read = loaders.JSONFileLoader.load_file
+    decoded: dict[str, Any] = {}
+
+    def load_file(self: loaders.JSONFileLoader, file_path: str) -> Any:
+        if file_path not in decoded:
+            decoded[file_path] = read(self, file_path)
+        return decoded[file_path]
+
+    loaders.JSONFileLoader.load_file = load_file
+
+
+_read_aws_models_once()
+STACK_LOG_LINES = 300  # of a dev stack's log, the last lines written during a failing test
+_LOG_OFFSETS = pytest.StashKey[dict[Any, int]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Note where each dev stack's log stands as the test starts (see pytest_runtest_makereport)."""
+    from tests.local.stack_process import STACK_LOGS
+
+    item.stash[_LOG_OFFSETS] = {log: log.stat().st_size for log in STACK_LOGS if log.exists()}
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test's report shows what the dev stacks logged meanwhile (their pollers, sandbox,
+    webhook sender: why a task or a webhook never came is written only there)."""
+    from tests.local.stack_process import STACK_LOGS
+
+    report = yield
+    if report.failed:
+        offsets = item.stash.get(_LOG_OFFSETS, {})
+        for log in STACK_LOGS:
+            if not log.exists():
+                continue
+            with log.open("rb") as kept:
+                kept.seek(offsets.get(log, 0))
+                written = kept.read().decode("utf-8", "replace").splitlines()
+            if written:
+                report.sections.append((f"dev stack log {log} ({report.when}, last lines)",
+                                        "\n".join(written[-STACK_LOG_LINES:])))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove the stacks' logs (a failing test's report holds its part)."""
+    from tests.local.stack_process import STACK_LOGS
+
+    for log in STACK_LOGS:
+        log.unlink(missing_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake AWS credentials, no real endpoint, short caches; every cache forgotten per test."""
+    """Fake AWS credentials, no real endpoint, short caches; every cache forgotten per test; the
+    process environment as it was after each test."""
+    before = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "TASKPORT_SANDBOX_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -28,6 +91,12 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TASKPORT_ADMIN_TOKEN", ADMIN_TOKEN)
     _reset_caches()
     yield
+    # Code under test sets variables itself (the sandbox supervisor sets TASKPORT_SANDBOX_URL),
+    # which monkeypatch does not undo: a dead test server's URL was inherited by every dev stack
+    # this worker started later, whose sandbox calls then all failed.
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    os.environ.update(before)
     _reset_caches()
 
 

@@ -5,13 +5,12 @@ from typing import Any, NamedTuple
 
 from pynamodb.attributes import (ListAttribute, MapAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
-from pynamodb.exceptions import (DeleteError, DoesNotExist, PutError, TransactWriteError,
-                                 UpdateError)
+from pynamodb.exceptions import (DoesNotExist, TransactWriteError)
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models.base import checked_start, connection, now, table_meta
+from chalicelib.models.base import checked_start, connection, delete_if, now, save_if, table_meta, update_if
 
 CREDENTIAL_KINDS = ("token", "secret_key", "api_key", "access_key")
 DEFAULT_WORKSPACE = "default"
@@ -212,12 +211,8 @@ def get_workspace(account_id: str, handle: str) -> Workspace:
 def create_workspace(account_id: str, workspace_id: str, handle: str) -> Workspace:
     """Create a workspace; Conflict when the handle is taken in this account."""
     record = _workspace_record(account_id, workspace_id, handle)
-    try:
-        record.save(condition=WorkspaceRecord.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(f"workspace {handle!r} exists already", field="handle") from exc
-        raise
+    if not save_if(record, WorkspaceRecord.pk.does_not_exist()):
+        raise Conflict(f"workspace {handle!r} exists already", field="handle")
     return Workspace(workspace_id=workspace_id, account_id=account_id, handle=handle,
                      created_at=record.created_at.isoformat())
 
@@ -239,25 +234,16 @@ def list_workspaces(account_id: str, limit: int,
 def delete_workspace(workspace: Workspace) -> None:
     """Remove a workspace; NotFound when it is gone (or was replaced) meanwhile."""
     record = WorkspaceRecord(f"ACCOUNT#{workspace.account_id}", f"WORKSPACE#{workspace.handle}")
-    try:
-        record.delete(condition=WorkspaceRecord.workspace_id == workspace.workspace_id)
-    except DeleteError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"no workspace {workspace.handle!r}") from exc
-        raise
+    if not delete_if(record, WorkspaceRecord.workspace_id == workspace.workspace_id):
+        raise NotFound(f"no workspace {workspace.handle!r}")
 
 
 def set_referrers(account_id: str, referrers: list[str]) -> Account:
     """Replace the account's Referer whitelist."""
     pk, sk = _account_key(account_id)
     record = AccountRecord(pk, sk)
-    try:
-        record.update(actions=[AccountRecord.referrers.set(referrers)],
-                      condition=AccountRecord.pk.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"no account {account_id!r}") from exc
-        raise
+    if not update_if(record, [AccountRecord.referrers.set(referrers)], AccountRecord.pk.exists()):
+        raise NotFound(f"no account {account_id!r}")
     return _to_account(record)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.constants import NONE
-from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid
@@ -94,6 +94,17 @@ def update_if(record: Any, actions: list[Any], condition: Any) -> bool:
     try:
         record.update(actions=actions, condition=condition)
     except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def delete_if(record: Any, condition: Any) -> bool:
+    """A conditional DeleteItem of `record`; whether the condition held."""
+    try:
+        record.delete(condition=condition)
+    except DeleteError as exc:
         if condition_failed(exc):
             return False
         raise

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
-from chalicelib.models.base import now, table_meta
+from chalicelib.models.base import delete_if, now, save_if, table_meta
 
 PREFIX = "TASKTYPE#"
 
@@ -71,13 +71,9 @@ def put(account_id: str, name: str, script_path: str, description: str | None,
     record = TaskTypeRecord(_pk(account_id), PREFIX + name, name=name, script_path=script_path,
                             description=description, params_schema=params_schema, files=files,
                             created_at=stamp, updated_at=stamp)
-    try:
-        # A conditional create, then an update when it exists: created_at survives a replacement.
-        record.save(condition=TaskTypeRecord.pk.does_not_exist())
+    # A conditional create, then an update when it exists: created_at survives a replacement.
+    if save_if(record, TaskTypeRecord.pk.does_not_exist()):
         return _to_definition(account_id, record), True
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
     record.update(actions=[
         TaskTypeRecord.script_path.set(script_path),
         TaskTypeRecord.description.set(description) if description is not None
@@ -92,14 +88,7 @@ def put(account_id: str, name: str, script_path: str, description: str | None,
 
 def delete(account_id: str, name: str) -> bool:
     """Remove the type; whether it existed."""
-    try:
-        TaskTypeRecord(_pk(account_id), PREFIX + name).delete(
-            condition=TaskTypeRecord.pk.exists())
-    except DeleteError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return delete_if(TaskTypeRecord(_pk(account_id), PREFIX + name), TaskTypeRecord.pk.exists())
 
 
 def list_all(account_id: str, limit: int) -> list[TaskTypeDefinition]:

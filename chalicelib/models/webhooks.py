@@ -11,11 +11,11 @@ from typing import Any, NamedTuple
 
 from pynamodb.attributes import (BinaryAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
-from chalicelib.errors import NotFound
-from chalicelib.models.base import now, table_meta, update_quietly
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models.base import now, save_if, table_meta, update_quietly
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 RETENTION = dt.timedelta(days=30)
@@ -121,11 +121,9 @@ def create_delivery(delivery_id: str, *, account_id: str, task_key: str, workflo
                                 f"the event body is {len(stored)} bytes compressed; a delivery "
                                 f"holds at most {MAX_STORED_BODY}"),
                             expires_at=int((stamp + RETENTION).timestamp()))
-    try:
-        record.save(condition=DeliveryRecord.pk.does_not_exist())
-    except PutError as exc:
-        if not exist_ok or exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    if not save_if(record, DeliveryRecord.pk.does_not_exist()):
+        if not exist_ok:
+            raise Conflict(f"delivery {delivery_id!r} of task {task_key!r} exists already")
         return get_delivery(task_key, delivery_id)
     return _to_delivery(record)
 

@@ -5,11 +5,11 @@ import datetime as dt
 from typing import NamedTuple
 
 from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
-from chalicelib.models.base import now, table_meta
+from chalicelib.models.base import now, save_if, table_meta, update_if
 
 
 class WorkflowRecord(Model):
@@ -94,12 +94,8 @@ def put_workflow(account_id: str, handle: str, *, name: str, input_fields: list[
                             webhook_url=webhook_url, webhook_secret=new_secret,
                             handler_script_path=handler_script_path,
                             created_at=stamp, updated_at=stamp)
-    try:
-        record.save(condition=WorkflowRecord.pk.does_not_exist())
+    if save_if(record, WorkflowRecord.pk.does_not_exist()):
         return _to_workflow(account_id, record), True
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
     record = WorkflowRecord(pk, sk)
     record.update(actions=[
         WorkflowRecord.name.set(name),
@@ -135,30 +131,20 @@ def rotate_secret(account_id: str, handle: str, new_secret: str,
     """Install a new signing secret; the old one keeps signing (beside it) until `grace_until`."""
     current = get_workflow(account_id, handle, consistent=True)
     record = WorkflowRecord(*_key(account_id, handle))
-    try:
-        # Conditional on the secret read, so that two rotations cannot both keep a stale "previous".
-        record.update(actions=[
-            WorkflowRecord.webhook_secret.set(new_secret),
-            WorkflowRecord.previous_secret.set(current.webhook_secret),
-            WorkflowRecord.previous_secret_until.set(grace_until),
-            WorkflowRecord.updated_at.set(now()),
-        ], condition=WorkflowRecord.webhook_secret == current.webhook_secret)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return rotate_secret(account_id, handle, new_secret, grace_until)
-        raise
+    # Conditional on the secret read, so that two rotations cannot both keep a stale "previous".
+    if not update_if(record, [
+        WorkflowRecord.webhook_secret.set(new_secret),
+        WorkflowRecord.previous_secret.set(current.webhook_secret),
+        WorkflowRecord.previous_secret_until.set(grace_until),
+        WorkflowRecord.updated_at.set(now()),
+    ], WorkflowRecord.webhook_secret == current.webhook_secret):
+        return rotate_secret(account_id, handle, new_secret, grace_until)
     return _to_workflow(account_id, record)
 
 
 def disable_webhook(account_id: str, handle: str, url: str, reason: str) -> bool:
     """Disable the workflow's webhook if its URL is still `url`; False when it changed meanwhile."""
     record = WorkflowRecord(*_key(account_id, handle))
-    try:
-        record.update(actions=[WorkflowRecord.webhook_disabled_at.set(now()),
-                               WorkflowRecord.webhook_disabled_reason.set(reason)],
-                      condition=WorkflowRecord.pk.exists() & (WorkflowRecord.webhook_url == url))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(record, [WorkflowRecord.webhook_disabled_at.set(now()),
+                              WorkflowRecord.webhook_disabled_reason.set(reason)],
+                     WorkflowRecord.pk.exists() & (WorkflowRecord.webhook_url == url))

@@ -55,8 +55,10 @@ SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_OPEN_FILES = 256
 POOL_SIZE = 2  # spares kept ready per warm parent
+HANDOVER_ATTEMPTS = POOL_SIZE + 2  # spares tried for one call, each having died before taking it
 SPARE_SETUP_SECONDS = 10
 READY = b"R"
+TAKEN = b"T"  # a spare's first answer byte: it has the call, and will run it
 FILE_CLOCK_MARGIN_SECONDS = 0.05  # file times lag the clock by up to one tick (<= 10 ms)
 ANSWER_FD = 3  # in the child: the answer pipe
 CALL_FD = 4  # in the child: the call pipe, closed once the call is read
@@ -161,13 +163,29 @@ def execute(call: dict[str, Any], body: bytes,
             return encode_frame(staged), lambda: None
         call, body = staged
     limits = limits.resolved()
-    spare = _nursery().take()
+    call = {**call, "log_bytes": limits.log_bytes}  # the capture cap, as capped here
+    for attempt in range(HANDOVER_ATTEMPTS):
+        spare = _nursery().take()
+        answer, untaken = _hand_over(spare, call, body, limits)
+        if untaken and attempt + 1 < HANDOVER_ATTEMPTS:
+            # The spare died before it took the call: a call sharing its uid killed it, and it
+            # had not run since, so the kill could not yet be seen (the kernel may even have
+            # read the call into it). Nothing of this call ran: it goes to another spare.
+            _clean_up(spare)
+            continue
+        return answer, functools.partial(_clean_up, spare)
+    raise AssertionError("unreachable")  # the last attempt always returns
+
+
+def _hand_over(spare: _Spare, call: dict[str, Any], body: bytes,
+               limits: Limits) -> tuple[bytes, bool]:
+    """Write the call to a spare and read its answer; and whether the spare ended before it
+    took the call (then nothing of the call ran)."""
     spare.handed_at = time.time()
     try:
         # Sharing the parent's uid, the child's RLIMIT_NPROC must allow for the user's tasks.
         tasks = 0 if spare.uid is not None else (
             _baseline_tasks + threading.active_count() + POOL_SIZE)
-        call = {**call, "log_bytes": limits.log_bytes}  # the capture cap, as capped here
         frame = encode_frame({"call": call, "limits": limits.as_dict(), "tasks": tasks,
                               "body_length": len(body)}, body)
         baseline = _baseline(spare.pid)  # before the call is written: it may be done at once
@@ -177,13 +195,13 @@ def execute(call: dict[str, Any], body: bytes,
             pass  # the spare is gone: _read_answer tells why
         finally:
             os.close(spare.call_fd)
-        answer = _read_answer(spare.pid, spare.answer_fd, limits, baseline)
+        answer, taken = _read_answer(spare.pid, spare.answer_fd, limits, baseline)
     except BaseException:
         os.close(spare.answer_fd)
         _clean_up(spare)
         raise
     os.close(spare.answer_fd)
-    return answer, functools.partial(_clean_up, spare)
+    return answer, not taken
 
 
 def clean_up_later(clean_up: Callable[[], None]) -> None:
@@ -648,12 +666,15 @@ def _baseline(pid: int) -> _Baseline:
     return time.monotonic(), _cpu_seconds(pid)
 
 
-def _read_answer(pid: int, read_fd: int, limits: Limits, baseline: _Baseline) -> bytes:
+def _read_answer(pid: int, read_fd: int, limits: Limits,
+                 baseline: _Baseline) -> tuple[bytes, bool]:
     """The child's answer frame (or a failure frame) with the call's "usage" added: duration
     from this process's clock, CPU and peak memory from the kernel's account of the exited
-    child, never from the child's own word. The child is left unreaped, so its pid stays ours."""
+    child, never from the child's own word; and whether the child took the call (False: it
+    ended before, and nothing of the call ran). The child is left unreaped, so its pid stays
+    ours."""
     started, cpu_before = baseline
-    frame, failed = _await_frame(pid, read_fd, limits)
+    frame, failed, taken = _await_frame(pid, read_fd, limits)
     duration_ms = (time.monotonic() - started) * 1000
     # A child that answered is read while it still runs: waiting for its exit (the teardown of
     # its address space) cost 2.4 ms of a 7 ms call here. One that failed is waited for.
@@ -681,17 +702,18 @@ def _read_answer(pid: int, read_fd: int, limits: Limits, baseline: _Baseline) ->
     header["usage"] = {"duration_ms": duration_ms, "max_rss_bytes": max_rss_bytes,
                        "cpu_ms": max(0.0, (cpu_seconds - cpu_before) * 1000)}
     header["body_length"] = len(body)
-    return encode_frame(header, body)
+    return encode_frame(header, body), taken or failed is not None or frame_complete(frame)
 
 
 def _await_frame(pid: int, read_fd: int,
-                 limits: Limits) -> tuple[bytes, dict[str, Any] | None]:
+                 limits: Limits) -> tuple[bytes, dict[str, Any] | None, bool]:
     """What the child wrote until a whole frame, its exit, or a limit; with the failure header
-    when a limit (wall clock, answer size) ended the call."""
+    when a limit (wall clock, answer size) ended the call, and whether the child said TAKEN."""
     assert limits.wall_seconds is not None and limits.output_bytes is not None
     deadline = time.monotonic() + limits.wall_seconds
     cap = limits.output_bytes + HEADER_SLACK + 2 * int(limits.log_bytes or 0)
     buffer = bytearray()
+    taken = False
     poller = select.poll()
     poller.register(read_fd, select.POLLIN | select.POLLHUP)
     pidfd: int | None = None
@@ -708,7 +730,7 @@ def _await_frame(pid: int, read_fd: int,
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return b"", failure("timeout", f"the call ran longer than "
-                                               f"{limits.wall_seconds:g} s and was killed")
+                                               f"{limits.wall_seconds:g} s and was killed"), taken
             slice_ms = remaining * 1000 if pidfd is not None else min(remaining * 1000, 10)
             for fd, _ in poller.poll(math.ceil(slice_ms)):
                 if fd == read_fd:
@@ -720,17 +742,19 @@ def _await_frame(pid: int, read_fd: int,
                         poller.unregister(read_fd)
                 elif fd == pidfd:
                     exited = True
-            if len(buffer) > cap:
-                return b"", failure("too_large", f"the answer is over the limit of "
-                                                 f"{limits.output_bytes} bytes")
             if pidfd is None and _has_exited(pid):
                 exited = True
-            if exited or eof:
-                if exited and not eof:
-                    buffer += _drain(read_fd, cap + 1 - len(buffer))
-                if frame_complete(buffer) or exited:
-                    break
-        return bytes(buffer), None
+            if exited and not eof:
+                buffer += _drain(read_fd, cap + 1 - len(buffer))
+            if not taken and buffer[:1] == TAKEN:  # a frame starts with a zero byte
+                del buffer[:1]
+                taken = True
+            if len(buffer) > cap:
+                return b"", failure("too_large", f"the answer is over the limit of "
+                                                 f"{limits.output_bytes} bytes"), taken
+            if exited or (eof and frame_complete(buffer)):
+                break
+        return bytes(buffer), None, taken
     finally:
         if pidfd is not None:
             os.close(pidfd)
@@ -896,6 +920,8 @@ def _run_spare(call_fd: int, answer_fd: int, workdir: str, uid: int | None,
         os.close(CALL_FD)
         if not frame:
             os._exit(0)  # the parent went away before handing over a call
+        # Before any of the call runs: a spare that dies before saying so never had the call.
+        _write_all(ANSWER_FD, TAKEN)
         if uid is None:
             _reclaim_workdir()
         header, body = decode_frame(frame)
