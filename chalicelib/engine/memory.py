@@ -35,6 +35,7 @@ def _task(item: Item) -> Task:
                 task_type=item["task_type"], params=copy.deepcopy(item["params"]) or {},
                 status=TaskStatus(item["status"]), progress=copy.deepcopy(item.get("progress")),
                 result=copy.deepcopy(item.get("result")), error=item.get("error"),
+                error_code=item.get("error_code"),
                 events=events, files=list(item.get("files") or []),
                 notify=copy.deepcopy(item.get("notify")), group=item.get("group"),
                 attempt=item["attempt"], created_at=item["created_at"],
@@ -135,28 +136,34 @@ class MemoryTaskStore:
         return lambda item: item["status"] == TaskStatus.EXECUTING and item["attempt"] == attempt
 
     def _finished(self, status: TaskStatus, now: str, result: Any, error: str | None,
-                  files: list[str] | None, expires_at: float | None,
+                  error_code: str | None, files: list[str] | None, expires_at: float | None,
                   hooks_due: float | None) -> Item:
         changes = self._finishing(status, now, expires_at, hooks_due)
         if result is not None:
             changes["result"] = result
         if error is not None:
             changes["error"] = error
+        if error_code is not None:
+            changes["error_code"] = error_code
         if files:
             changes["files"] = list(files)
         return changes
 
     def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-               error: str | None = None, files: list[str] | None = None,
+               error: str | None = None, error_code: str | None = None,
+               files: list[str] | None = None,
                expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
-        changes = self._finished(status, now, result, error, files, expires_at, hooks_due)
+        changes = self._finished(status, now, result, error, error_code, files, expires_at,
+                                 hooks_due)
         return self._update(key, self._running(attempt), changes)
 
     def finish_with_run(self, seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
                         result: Any = None, error: str | None = None,
+                        error_code: str | None = None,
                         files: list[str] | None = None, expires_at: float | None = None,
                         hooks_due: float | None = None) -> Task | None:
-        changes = self._finished(status, now, result, error, files, expires_at, hooks_due)
+        changes = self._finished(status, now, result, error, error_code, files, expires_at,
+                                 hooks_due)
         return self._update(seen.key, self._running(seen.attempt), changes, run)
 
     def hand_back_with_run(self, seen: Task, message: str, now: str, *,

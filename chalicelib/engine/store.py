@@ -55,7 +55,8 @@ class TaskStore(Protocol):
         ...
 
     def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-               error: str | None = None, files: list[str] | None = None,
+               error: str | None = None, error_code: str | None = None,
+               files: list[str] | None = None,
                expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
         """executing (this attempt) -> success | error; with `hooks_due` the lease stays as the
         outbox of the finish hooks (released by release_hooks, re-run by the janitor)."""
@@ -63,7 +64,7 @@ class TaskStore(Protocol):
 
     def finish_with_run(self, seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
                         result: Any = None, error: str | None = None,
-                        files: list[str] | None = None, expires_at: float | None = None,
+                        error_code: str | None = None, files: list[str] | None = None, expires_at: float | None = None,
                         hooks_due: float | None = None) -> Task | None:
         """`finish` of the attempt `seen` (the task as that attempt holds it, with the progress it
         reported) and `run` written with it, all or nothing: the finished task, made from `seen`

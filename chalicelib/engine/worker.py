@@ -203,11 +203,12 @@ def _execute(task: Task) -> Task | None:
         return _hand_back(held["task"], recording.seal(), _describe(failure))
     log.info("task %s failed: %s", task.key, _describe(failure), extra={"run": recording.run_id})
     return _finish(held["task"], recording.seal(), ERROR, error=_describe(failure),
-                   files=context.files)
+                   error_code=_code_of(failure), files=context.files)
 
 
 def _finish(task: Task, run: RunEntry, status: TaskStatus, *, result: Any = None,
-            error: str | None = None, files: list[str]) -> Task | None:
+            error: str | None = None, error_code: str | None = None,
+            files: list[str]) -> Task | None:
     now = time.time()
     if status == SUCCESS:
         # The result shares one DynamoDB item (400 KB) with the parameters: a finish over it is
@@ -221,7 +222,7 @@ def _finish(task: Task, run: RunEntry, status: TaskStatus, *, result: Any = None
             error = (f"the task's result is {size} bytes, over the {max(room, 0)} bytes left beside "
                      f"its parameters ({stored} bytes) in the 400 KB record that holds a task")
     changes: dict[str, Any] = {
-        "result": result, "error": error, "files": files, "expires_at": expiry(now),
+        "result": result, "error": error, "error_code": error_code, "files": files, "expires_at": expiry(now),
         "hooks_due": now + hooks.HOOKS_GRACE_SECONDS if task.notify else None}
     return _end_attempt(
         run, lambda store: store.finish_with_run(task, status, iso(now), run=run, **changes),
@@ -253,6 +254,12 @@ def _end_attempt(run: RunEntry, together: Callable[[TaskStore], Task | None],
     if ended is None:
         runs.save(run)
     return ended
+
+
+def _code_of(exc: BaseException) -> str | None:
+    """The code the failing code gave its failure (a package's SteamshipError code), if any."""
+    code = getattr(exc, "code", None)
+    return code[:200] if isinstance(code, str) and code else None
 
 
 def _describe(exc: BaseException) -> str:

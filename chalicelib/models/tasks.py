@@ -110,6 +110,7 @@ class TaskRecord(Model):
     progress = JSONAttribute(null=True)
     result = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)  # the failing code's own code (a package's SteamshipError)
     files: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     notify = JSONAttribute(null=True)
     group = UnicodeAttribute(null=True)
@@ -143,6 +144,7 @@ class Task(NamedTuple):
     created_at: str
     updated_at: str
     expires_at: str | None = None
+    error_code: str | None = None  # what the failing code named its failure, when it did
 
     @property
     def finished(self) -> bool:
@@ -209,7 +211,8 @@ def to_task(record: TaskRecord) -> Task:
                 events=events, files=list(record.files or []), notify=record.notify,
                 group=record.group, attempt=int(record.attempt or 0),
                 created_at=record.created_at, updated_at=record.updated_at,
-                expires_at=record.expires_at.isoformat() if record.expires_at else None)
+                expires_at=record.expires_at.isoformat() if record.expires_at else None,
+                error_code=record.error_code)
 
 
 def _new_record(task: NewTask, now: str) -> TaskRecord:
@@ -333,7 +336,7 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
 
 
 def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-           error: str | None = None, files: list[str] | None = None,
+           error: str | None = None, error_code: str | None = None, files: list[str] | None = None,
            expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
     """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL;
     `hooks_due` keeps a lease until release_hooks (see _finish_actions)."""
@@ -342,6 +345,8 @@ def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any 
         actions.append(TaskRecord.result.set(result))
     if error is not None:
         actions.append(TaskRecord.error.set(error))
+    if error_code is not None:
+        actions.append(TaskRecord.error_code.set(error_code))
     if files:
         actions.append(TaskRecord.files.set(files))
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
@@ -349,7 +354,8 @@ def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any 
 
 
 def finish_with_run(seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
-                    result: Any = None, error: str | None = None, files: list[str] | None = None,
+                    result: Any = None, error: str | None = None, error_code: str | None = None,
+                    files: list[str] | None = None,
                     expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
     """finish() of the attempt `seen` and its run's PutItem in one transaction; the finished
     task (made from `seen`), or None, with no run written, when the attempt was superseded."""
@@ -358,6 +364,8 @@ def finish_with_run(seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
         actions.append(TaskRecord.result.set(result))
     if error is not None:
         actions.append(TaskRecord.error.set(error))
+    if error_code is not None:
+        actions.append(TaskRecord.error_code.set(error_code))
     if files:
         actions.append(TaskRecord.files.set(files))
     if not _transition_with_run(seen, [*actions, TaskRecord.status.set(status)], run):
@@ -365,7 +373,9 @@ def finish_with_run(seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
     return seen._replace(
         status=status, updated_at=now, events={**seen.events, "completed": now},
         result=result if result is not None else seen.result,
-        error=error if error is not None else seen.error, files=list(files) if files else seen.files,
+        error=error if error is not None else seen.error,
+        error_code=error_code if error_code is not None else seen.error_code,
+        files=list(files) if files else seen.files,
         expires_at=dt.datetime.fromtimestamp(int(expires_at), dt.UTC).isoformat()
         if expires_at is not None else seen.expires_at)
 

@@ -213,6 +213,18 @@ def test_finish_with_run_answers_the_stored_task_and_writes_its_run(store):
         run.run.run_id]
 
 
+def test_failure_keeps_the_code_its_code_gave_it_beside_its_message(store):
+    store.insert([_new("a"), _new("b")], T0)
+    held = _held(store, "a")
+    done = store.finish_with_run(held, TaskStatus.ERROR, T2, run=_run("a", held.attempt),
+                                 error="not today", error_code="NotToday")
+    assert done == store.get("a", consistent=True)
+    assert (done.error, done.error_code) == ("not today", "NotToday")
+    claimed = store.claim("b", T1, NOW, NOW + 30, 3)
+    alone = store.finish("b", claimed.attempt, TaskStatus.ERROR, T2, error="x", error_code="Mine")
+    assert alone.error_code == store.get("b").error_code == "Mine"
+
+
 def test_finish_with_run_of_a_superseded_attempt_writes_nothing(store):
     from chalicelib.errors import NotFound
 
