@@ -73,3 +73,12 @@ def sandbox(event, context):
     from chalicelib.sandbox import aws_lambda as sandbox_lambda
 
     return sandbox_lambda.handle(event)
+
+
+@app.lambda_function(name="bundle_sandbox")
+def bundle_sandbox(event, context):
+    """The sandbox's body for Steamship package bundles, on python3.11 (infra/template.yml): the
+    wheels steamship==2.17.34 needs exist for cp311 only; this role has no permissions either."""
+    from chalicelib.sandbox import aws_lambda as sandbox_lambda
+
+    return sandbox_lambda.handle(event)

@@ -16,8 +16,10 @@ from, never the package index; default <project>/.wheelhouse, filled by `make`),
 TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles: /var/cache/taskport-bundles as
 root, else <tmp>/taskport-bundles),
 TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked),
-TASKPORT_BUILD_PLATFORM (`local`: wheels for this interpreter; `lambda`: for the sandbox
-function's python3.12 x86_64; default `lambda` on Lambda, else `local`), TASKPORT_BUNDLE_URL_SECONDS
+TASKPORT_BUILD_PLATFORM (`local`: wheels for this interpreter; `lambda`: for the bundle sandbox
+function's python x86_64; default `lambda` on Lambda, else `local`), TASKPORT_BUNDLE_PYTHON_VERSION
+(that function's Python in `lambda` builds, 3.11), TASKPORT_BUNDLE_SANDBOX_FUNCTION (the Lambda
+that runs bundle calls; default <prefix>-bundle_sandbox), TASKPORT_BUNDLE_URL_SECONDS
 (how long the presigned URL the sandbox function fetches a bundle by stays valid, 300).
 Image tasks (docs/tasks.md): TASKPORT_IMAGE_MEMORY_BYTES (1 GiB) and TASKPORT_IMAGE_WALL_SECONDS
 (60): the sandbox limits of one image's decoding (CPU time = wall time).
@@ -116,6 +118,8 @@ class Settings(NamedTuple):
     build_seconds: float = 240.0
     max_bundle_bytes: int = 256 * 1024 * 1024
     build_platform: str = "local"
+    bundle_python_version: str = "3.11"
+    bundle_sandbox_function: str = ""
     bundle_url_seconds: int = 300
     request_read_timeout_seconds: float = 30.0
     max_waits_per_caller: int = 4
@@ -200,6 +204,9 @@ def get_settings() -> Settings:
         build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
         build_platform=_build_platform(),
+        bundle_python_version=_bundle_python_version(),
+        bundle_sandbox_function=os.environ.get("TASKPORT_BUNDLE_SANDBOX_FUNCTION",
+                                               f"{prefix}-bundle_sandbox"),
         bundle_url_seconds=_int("TASKPORT_BUNDLE_URL_SECONDS", 300),
         request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
         max_waits_per_caller=_int("TASKPORT_MAX_WAITS_PER_CALLER", 4),
@@ -237,6 +244,20 @@ def _build_platform() -> str:
     chosen = os.environ.get("TASKPORT_BUILD_PLATFORM", "").strip().lower() or default
     if chosen not in BUILD_PLATFORMS:
         raise ConfigurationError(f"TASKPORT_BUILD_PLATFORM must be local or lambda, got {chosen!r}")
+    return chosen
+
+
+# Lambda Python runtimes a bundle sandbox function may run (chalicelib/packages/builds.py knows
+# each one's glibc).
+BUNDLE_PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+
+
+def _bundle_python_version() -> str:
+    # 3.11: steamship==2.17.34 pins aiohttp~=3.8.4 and tiktoken~=0.4.0, which have no cp312 wheels.
+    chosen = os.environ.get("TASKPORT_BUNDLE_PYTHON_VERSION", "").strip() or "3.11"
+    if chosen not in BUNDLE_PYTHON_VERSIONS:
+        raise ConfigurationError("TASKPORT_BUNDLE_PYTHON_VERSION must be one of "
+                                 f"{', '.join(BUNDLE_PYTHON_VERSIONS)}, got {chosen!r}")
     return chosen
 
 

@@ -6,7 +6,8 @@ script packages a copy of the project whose requirements.txt is empty, and build
 dependencies separately into dist/layer.zip for the Lambda runtime's platform (Amazon Linux
 2023, python3.12), leaving out boto3, botocore and their own dependencies, plus pip (the task
 worker runs package builds with it; the managed runtime does not promise one). The wheels those
-builds install from go to dist/wheelhouse.zip (a layer at /opt/wheelhouse), for the same platform.
+builds install from go to dist/wheelhouse.zip (a layer at /opt/wheelhouse), for the platform the
+bundles run on: the `bundle_sandbox` function's python3.11 (Amazon Linux 2, glibc 2.26).
 """
 from __future__ import annotations
 
@@ -24,13 +25,16 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PYTHON_VERSION = "3.12"  # must match Runtime in infra/template.yml
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+# The bundle sandbox's Runtime in infra/template.yml (the builds' TASKPORT_BUNDLE_PYTHON_VERSION
+# default): steamship==2.17.34's aiohttp~=3.8.4 and tiktoken~=0.4.0 have no cp312 wheels.
+BUNDLE_PYTHON_VERSION = "3.11"
 # Shipped with every Lambda Python runtime; a copy in the layer would shadow the runtime's own.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3",
                     "six"}
 # What Steamship package builds may install (the Makefile's BUNDLE_WHEELS, for Lambda).
 BUNDLE_WHEELS = ("steamship==2.17.34",)
 # Lambda functions infra/template.yml wires up, by Chalice handler name.
-EXPECTED_HANDLERS = ("task_worker", "webhook_sender", "janitor", "sandbox")
+EXPECTED_HANDLERS = ("task_worker", "webhook_sender", "janitor", "sandbox", "bundle_sandbox")
 
 
 def missing_handlers() -> list[str]:
@@ -49,6 +53,19 @@ def _pip(*args: str) -> None:
 def _platform_args() -> list[str]:
     args = ["--python-version", PYTHON_VERSION, "--implementation", "cp", "--only-binary=:all:"]
     for platform in PLATFORMS:
+        args += ["--platform", platform]
+    return args
+
+
+def _bundle_platform_args() -> list[str]:
+    """The tags the package builds install by (chalicelib/packages/builds.py), so that every
+    wheel here is one a build may pick."""
+    sys.path.insert(0, str(PROJECT_DIR))
+    from chalicelib.packages.builds import lambda_platform_tags
+
+    args = ["--python-version", BUNDLE_PYTHON_VERSION, "--implementation", "cp",
+            "--abi", "cp" + BUNDLE_PYTHON_VERSION.replace(".", ""), "--only-binary=:all:"]
+    for platform in lambda_platform_tags(BUNDLE_PYTHON_VERSION):
         args += ["--platform", platform]
     return args
 
@@ -90,12 +107,11 @@ def build_wheelhouse(build: Path, out: Path) -> list[str]:
     for requirement in BUNDLE_WHEELS:
         done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet",
                                "--disable-pip-version-check", "--dest", str(root / "wheelhouse"),
-                               *_platform_args(), requirement],
+                               *_bundle_platform_args(), requirement],
                               capture_output=True, text=True, check=False)
         if done.returncode != 0:
             # Not fatal: the rest of the stack deploys, and a build that requires it fails on
-            # AWS with pip's own message. steamship==2.17.34 is one (tiktoken~=0.4.0 has no
-            # cp312 wheel): docs/steamship.md.
+            # AWS with pip's own message.
             reason = (done.stderr or done.stdout).strip().splitlines()
             missing.append(f"{requirement}: {reason[-1] if reason else 'pip failed'}")
     (root / "wheelhouse" / "README").write_text(
@@ -153,7 +169,7 @@ def main() -> int:
         print(f"{outdir / name}: {size / 2**20:.2f} MiB")
     print("layer:", ", ".join(pins))
     for line in missing:
-        print(f"WARNING: not in dist/wheelhouse.zip (no wheels for python{PYTHON_VERSION} "
+        print(f"WARNING: not in dist/wheelhouse.zip (no wheels for python{BUNDLE_PYTHON_VERSION} "
               f"x86_64): {line}", file=sys.stderr)
     return 0
 

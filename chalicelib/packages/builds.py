@@ -48,11 +48,18 @@ REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]+\])?"
 PIP_OUTPUT_CHARS = 3000
 INTERNAL_PATHS = ("/__dir__", "/__instance_init__")
 LOCAL_PLATFORM, LAMBDA_PLATFORM = "local", "lambda"  # TASKPORT_BUILD_PLATFORM
-# The `sandbox` function's runtime (infra/template.yml: python3.12, x86_64, Amazon Linux 2023
-# with glibc 2.34): every manylinux tag that glibc runs, as pip would list them there.
-LAMBDA_PYTHON, LAMBDA_ABI = "3.12", "cp312"
-LAMBDA_PLATFORM_TAGS = ("manylinux2014_x86_64",
-                        *(f"manylinux_2_{minor}_x86_64" for minor in range(34, 16, -1)))
+# Bundles run in the `bundle_sandbox` function (infra/template.yml), on the Lambda Python runtime
+# TASKPORT_BUNDLE_PYTHON_VERSION (3.11: steamship==2.17.34's aiohttp and tiktoken have no cp312
+# wheels), x86_64. Each runtime's glibc minor (3.11: Amazon Linux 2, glibc 2.26; 3.12 and 3.13:
+# Amazon Linux 2023, glibc 2.34) bounds the manylinux tags it runs, as pip would list them there.
+LAMBDA_GLIBC_MINOR = {"3.11": 26, "3.12": 34, "3.13": 34}
+
+
+def lambda_platform_tags(python_version: str) -> tuple[str, ...]:
+    """Every manylinux x86_64 tag the Lambda runtime of `python_version` runs, newest first."""
+    newest = LAMBDA_GLIBC_MINOR[python_version]
+    return ("manylinux2014_x86_64",
+            *(f"manylinux_2_{minor}_x86_64" for minor in range(newest, 16, -1)))
 
 
 class BuildFailed(Invalid):
@@ -136,10 +143,11 @@ def pip_command(platform: str, wheelhouse: str, target: Path,
                "--find-links", wheelhouse, "--target", str(target), "--quiet", "--no-cache-dir",
                "--disable-pip-version-check", "--no-warn-script-location", "--no-compile"]
     if platform == LAMBDA_PLATFORM:
-        # The sandbox Lambda's interpreter, not this one: pip picks wheels by these tags alone.
-        command += ["--python-version", LAMBDA_PYTHON, "--implementation", "cp",
-                    "--abi", LAMBDA_ABI]
-        for tag in LAMBDA_PLATFORM_TAGS:
+        # The bundle sandbox Lambda's interpreter, not this one: pip picks wheels by these tags.
+        python = get_settings().bundle_python_version
+        command += ["--python-version", python, "--implementation", "cp",
+                    "--abi", "cp" + python.replace(".", "")]
+        for tag in lambda_platform_tags(python):
             command += ["--platform", tag]
     return [*command, *requirements]
 

@@ -3,7 +3,8 @@
 Where is chosen by settings (TASKPORT_SANDBOX_MODE, else inferred):
 - `server`: the local sandbox server at TASKPORT_SANDBOX_URL (the local stack starts one):
   `unix:<socket path>`, or `http://host:port` for anything else speaking the same HTTP;
-- `lambda`: invoke the `sandbox` Lambda (settings.sandbox_function) - the default on AWS;
+- `lambda`: invoke the `sandbox` Lambda (settings.sandbox_function) - the default on AWS; package
+  bundle calls invoke the `bundle_sandbox` Lambda (settings.bundle_sandbox_function) instead;
 - `local`: a private sandbox server that this process spawns on first use, with a scrubbed
   environment (tests, scripts). The default when there is neither a URL nor a Lambda.
 All three end in the same runner.execute: a warm parent forking a contained child per call.
@@ -171,10 +172,16 @@ def _post(url: str, frame: bytes, timeout: float) -> bytes:
 
 def _invoke_lambda(call: dict[str, Any], body: bytes, limits: Limits) -> bytes:
     from chalicelib import aws
+    from chalicelib.sandbox import bundles
 
     payload = json.dumps({"call": call, "limits": limits.as_dict(),
                           "body": base64.b64encode(body).decode("ascii")})
-    response = aws.client("lambda").invoke(FunctionName=get_settings().sandbox_function,
+    settings = get_settings()
+    # Package bundles run on their own function's Python (steamship's wheels: 3.11); every
+    # other call on the sandbox function's.
+    function = (settings.bundle_sandbox_function if call.get("kind") == bundles.KIND
+                else settings.sandbox_function)
+    response = aws.client("lambda").invoke(FunctionName=function,
                                            InvocationType="RequestResponse", Payload=payload)
     raw = response["Payload"].read()
     if response.get("FunctionError"):

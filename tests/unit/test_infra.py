@@ -10,7 +10,8 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 FUNCTIONS = {"api_handler": "ApiHandlerRole", "task_worker": "TaskWorkerRole",
              "webhook_sender": "WebhookSenderRole", "janitor": "JanitorRole",
-             "sandbox": "SandboxRole"}
+             "sandbox": "SandboxRole", "bundle_sandbox": "BundleSandboxRole"}
+SANDBOXES = ("Sandbox", "BundleSandbox")
 # Only the name-based policy files (chalice deploy) resolve queue names to URLs.
 NAME_LOOKUP_ACTIONS = {"sqs:GetQueueUrl"}
 
@@ -102,9 +103,73 @@ def test_template_role_grants_same_actions_as_policy_file(template: dict[str, An
         _template_policy(template, function))
 
 
-def test_sandbox_role_may_only_write_its_logs(template: dict[str, Any]) -> None:
-    for document in (_policy_file("sandbox"), _template_policy(template, "sandbox")):
+@pytest.mark.parametrize("function", ["sandbox", "bundle_sandbox"])
+def test_sandbox_role_may_only_write_its_logs(template: dict[str, Any], function: str) -> None:
+    for document in (_policy_file(function), _template_policy(template, function)):
         assert _actions(document) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+        for statement in document["Statement"]:
+            assert f"-{function}:*" in json.dumps(statement["Resource"])
+
+
+def test_bundle_sandbox_runs_python311_with_the_sandbox_functions_limits(
+        template: dict[str, Any], chalice_config: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalice.test import Client
+
+    import app
+    from chalicelib.sandbox import aws_lambda
+
+    resources = template["Resources"]
+    bundle, plain = resources["BundleSandbox"]["Properties"], resources["Sandbox"]["Properties"]
+    assert bundle["Runtime"] == "python3.11" and plain["Runtime"] == "python3.12"
+    assert bundle["EphemeralStorage"] == plain["EphemeralStorage"]
+    functions = chalice_config["lambda_functions"]
+    for setting in ("lambda_memory_size", "lambda_timeout"):
+        assert functions["bundle_sandbox"][setting] == functions["sandbox"][setting]
+    # The same body as the sandbox function's.
+    monkeypatch.setattr(aws_lambda, "handle", lambda event: {"frame": event["call"]["kind"]})
+    with Client(app.app) as client:
+        for name in ("sandbox", "bundle_sandbox"):
+            answer = client.lambda_.invoke(name, {"call": {"kind": name}})
+            assert answer.payload == {"frame": name}
+
+
+def test_every_function_runtime_may_use_the_dependency_layer(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["DependenciesLayer"]["Properties"]["CompatibleRuntimes"]
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert resource["Properties"]["Runtime"] in layer
+
+
+def test_bundle_builds_target_the_bundle_sandbox_runtime(template: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from chalicelib import config
+
+    runtime = template["Resources"]["BundleSandbox"]["Properties"]["Runtime"]
+    spec = importlib.util.spec_from_file_location("infra_package", PROJECT_DIR / "infra" / "package.py")
+    assert spec is not None and spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    assert runtime == f"python{package.BUNDLE_PYTHON_VERSION}"
+    assert "bundle_sandbox" in package.EXPECTED_HANDLERS
+    monkeypatch.delenv("TASKPORT_BUNDLE_PYTHON_VERSION", raising=False)
+    config.get_settings.cache_clear()
+    assert config.get_settings().bundle_python_version == package.BUNDLE_PYTHON_VERSION
+    config.get_settings.cache_clear()
+
+
+def test_callers_of_the_sandbox_may_invoke_the_bundle_sandbox_too(template: dict[str, Any]) -> None:
+    invokers = 0
+    for function in FUNCTIONS:
+        for statement in _template_policy(template, function)["Statement"]:
+            if statement.get("Sid") == "InvokeSandbox":
+                invokers += 1
+                assert sorted(_as_list(statement["Resource"]), key=json.dumps) == [
+                    {"Fn::GetAtt": ["BundleSandbox", "Arn"]},
+                    {"Fn::GetAtt": ["Sandbox", "Arn"]}], function
+    assert invokers >= 2  # the api handler and the task worker
 
 
 def test_only_api_handler_may_write_accounts(template: dict[str, Any]) -> None:
@@ -168,7 +233,8 @@ def test_every_function_gets_resource_names_and_only_api_gets_admin_token(
     for name in ("TASKPORT_ACCOUNTS_TABLE", "TASKPORT_ENTITIES_TABLE", "TASKPORT_TASKS_TABLE",
                  "TASKPORT_TASKS_QUEUE", "TASKPORT_WEBHOOKS_QUEUE", "TASKPORT_BUCKET"):
         assert name in variables and name in Path(config.__file__).read_text()
-    for function in ("APIHandler", "TaskWorker", "WebhookSender", "Janitor", "Sandbox"):
+    for function in ("APIHandler", "TaskWorker", "WebhookSender", "Janitor", *SANDBOXES):
         own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
         assert ("TASKPORT_ADMIN_TOKEN" in own) == (function == "APIHandler")
-        assert ("TASKPORT_SANDBOX_FUNCTION" in own) == (function != "Sandbox")
+        assert ("TASKPORT_SANDBOX_FUNCTION" in own) == (function not in SANDBOXES)
+        assert ("TASKPORT_BUNDLE_SANDBOX_FUNCTION" in own) == (function not in SANDBOXES)
