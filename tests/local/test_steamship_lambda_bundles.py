@@ -34,9 +34,11 @@ class LambdaClient:
 
     def __init__(self) -> None:
         self.payload_bytes: list[int] = []
+        self.functions: list[str] = []
 
     def invoke(self, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
         self.payload_bytes.append(len(Payload.encode("utf-8")))
+        self.functions.append(FunctionName)
         answer = aws_lambda.handle(json.loads(Payload))
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
@@ -55,17 +57,30 @@ def big_bundle() -> bytes:
     return bundle
 
 
+SANDBOX_FUNCTION, BUNDLE_FUNCTION = "taskport-t-sandbox", "taskport-t-bundle_sandbox"
+
+
 @pytest.fixture
-def lambda_sandbox(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaClient]:  # noqa: F811
+def lambda_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaClient]:
+    """Lambda sandbox mode with the stand-in client, the two functions' names set."""
     fake = LambdaClient()
     real = aws.client
     monkeypatch.setenv("TASKPORT_SANDBOX_MODE", "lambda")
-    monkeypatch.setenv("TASKPORT_BUCKET", "taskport-test-bundles")
+    monkeypatch.setenv("TASKPORT_SANDBOX_FUNCTION", SANDBOX_FUNCTION)
+    monkeypatch.setenv("TASKPORT_BUNDLE_SANDBOX_FUNCTION", BUNDLE_FUNCTION)
     config.get_settings.cache_clear()
     monkeypatch.setattr(aws, "client", lambda service: fake if service == "lambda" else real(service))
-    real("s3").create_bucket(Bucket="taskport-test-bundles")
     yield fake
     config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def lambda_sandbox(emulator: str, lambda_only: LambdaClient,  # noqa: F811
+                   monkeypatch: pytest.MonkeyPatch) -> LambdaClient:
+    monkeypatch.setenv("TASKPORT_BUCKET", "taskport-test-bundles")
+    config.get_settings.cache_clear()
+    aws.client("s3").create_bucket(Bucket="taskport-test-bundles")
+    return lambda_only
 
 
 def _stored(bundle: bytes) -> bundles.Target:
@@ -90,6 +105,15 @@ def test_bundle_over_the_invoke_limit_is_fetched_by_url_and_runs(lambda_sandbox,
     assert made == []  # no GetObject by the caller, cold or warm: the URL is signed locally
     assert len(lambda_sandbox.payload_bytes) == 2  # one invoke per call: no bundle_missing trip
     assert max(lambda_sandbox.payload_bytes) < 64 * 1024
+    # On the python3.11 function (steamship's wheels), never the sandbox function.
+    assert lambda_sandbox.functions == [BUNDLE_FUNCTION, BUNDLE_FUNCTION]
+
+
+def test_source_call_in_lambda_mode_invokes_the_sandbox_function_not_the_bundles(lambda_only):
+    source = "def double(x):\n    return 2 * x\n"
+    assert sandbox.run_function(source, "task.py", "double", [21], {},
+                                sandbox.Limits(wall_seconds=30)) == 42
+    assert lambda_only.functions == [SANDBOX_FUNCTION]
 
 
 def test_bundle_replaced_in_the_bucket_is_refused_by_its_etag(lambda_sandbox, big_bundle):

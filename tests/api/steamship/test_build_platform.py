@@ -1,5 +1,5 @@
-"""Which wheels a package build installs: for this interpreter locally, for the sandbox
-function's python3.12 x86_64 on AWS (TASKPORT_BUILD_PLATFORM). No network: pip reads only the
+"""Which wheels a package build installs: for this interpreter locally, for the bundle sandbox
+function's python3.11 x86_64 on AWS (TASKPORT_BUILD_PLATFORM, TASKPORT_BUNDLE_PYTHON_VERSION). No network: pip reads only the
 wheelhouse `make` fills (`.wheelhouse/`, this interpreter's wheels)."""
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ PURE_WHEEL = "semver"  # py3-none-any in the wheelhouse: installable for any CPy
 BINARY_WHEEL = "pydantic"  # only this interpreter's cp3XX manylinux wheel is there
 
 
-def _platform(monkeypatch: pytest.MonkeyPatch, value: str | None, lambda_name: str | None) -> str:
+def _platform(monkeypatch: pytest.MonkeyPatch, value: str | None, lambda_name: str | None,
+              python: str | None = None) -> str:
     for name, chosen in (("TASKPORT_BUILD_PLATFORM", value),
-                         ("AWS_LAMBDA_FUNCTION_NAME", lambda_name)):
+                         ("AWS_LAMBDA_FUNCTION_NAME", lambda_name),
+                         ("TASKPORT_BUNDLE_PYTHON_VERSION", python)):
         if chosen is None:
             monkeypatch.delenv(name, raising=False)
         else:
@@ -46,16 +48,32 @@ def test_unknown_build_platform_is_a_configuration_error(monkeypatch):
         _platform(monkeypatch, "arm64", None)
 
 
-def test_lambda_platform_asks_pip_for_python312_x86_64_wheels_only(tmp_path):
+def test_lambda_platform_asks_pip_for_python311_x86_64_wheels_only(tmp_path, monkeypatch):
+    _platform(monkeypatch, "lambda", None)
     command = builds.pip_command("lambda", "/wheels", tmp_path, ["steamship==2.17.34"])
     pairs = list(zip(command, command[1:], strict=False))
-    assert ("--python-version", "3.12") in pairs and ("--implementation", "cp") in pairs
-    assert ("--abi", "cp312") in pairs and ("--only-binary", ":all:") in pairs
+    assert ("--python-version", "3.11") in pairs and ("--implementation", "cp") in pairs
+    assert ("--abi", "cp311") in pairs and ("--only-binary", ":all:") in pairs
     platforms = {value for option, value in pairs if option == "--platform"}
-    assert {"manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64"} <= platforms
+    # python3.11 on Lambda is Amazon Linux 2: glibc 2.26, so no manylinux_2_28 wheel.
+    assert {"manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_26_x86_64"} <= platforms
+    assert "manylinux_2_27_x86_64" not in platforms and "manylinux_2_28_x86_64" not in platforms
     assert not [tag for tag in platforms if not tag.endswith("_x86_64")]
     assert "--no-index" in command and ("--find-links", "/wheels") in pairs
     assert ("--target", str(tmp_path)) in pairs and command[-1] == "steamship==2.17.34"
+
+
+def test_bundle_python_version_sets_the_lambda_builds_tags(tmp_path, monkeypatch):
+    _platform(monkeypatch, "lambda", None, python="3.12")
+    command = builds.pip_command("lambda", "/wheels", tmp_path, ["steamship"])
+    pairs = list(zip(command, command[1:], strict=False))
+    assert ("--python-version", "3.12") in pairs and ("--abi", "cp312") in pairs
+    assert ("--platform", "manylinux_2_34_x86_64") in pairs
+
+
+def test_unknown_bundle_python_version_is_a_configuration_error(monkeypatch):
+    with pytest.raises(ConfigurationError, match="TASKPORT_BUNDLE_PYTHON_VERSION"):
+        _platform(monkeypatch, "lambda", None, python="3.9")
 
 
 def test_local_platform_leaves_the_tags_to_this_interpreter(tmp_path):
@@ -69,15 +87,25 @@ def test_pip_is_found_where_this_process_imports_it():
     assert (Path(builds.pip_path()) / "pip" / "__init__.py").is_file()
 
 
-def test_lambda_build_installs_pure_wheels_and_refuses_this_interpreters_binaries(monkeypatch):
-    _platform(monkeypatch, "lambda", None)
+def test_lambda_build_installs_pure_wheels_and_refuses_other_pythons_binaries(monkeypatch):
+    other = "3.12" if sys.version_info[:2] != (3, 12) else "3.11"
+    _platform(monkeypatch, "lambda", None, python=other)
     _wheelhouse()
     bundle, _ = builds.build_bundle(_zip({"requirements.txt": f"{PURE_WHEEL}\n"}))
     assert f"{PURE_WHEEL}/__init__.py" in _names(bundle)
-    if sys.version_info[:2] == (3, 12):
-        pytest.skip("this interpreter is the Lambda's: its binary wheels fit both")
     with pytest.raises(builds.BuildFailed, match=BINARY_WHEEL):
         builds.build_bundle(_zip({"requirements.txt": f"{BINARY_WHEEL}\n"}))
+
+
+def test_lambda_build_installs_binary_wheels_of_the_bundle_python(monkeypatch):
+    this = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if this not in config.BUNDLE_PYTHON_VERSIONS:
+        pytest.skip(f"python{this} is no Lambda runtime a bundle sandbox may run")
+    _platform(monkeypatch, "lambda", None, python=this)
+    _wheelhouse()
+    bundle, _ = builds.build_bundle(_zip({"requirements.txt": f"{BINARY_WHEEL}\n"}))
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    assert [name for name in _names(bundle) if name.startswith(f"{BINARY_WHEEL}/") and tag in name]
 
 
 def test_local_build_installs_this_interpreters_binary_wheels(monkeypatch):
