@@ -1,6 +1,7 @@
 """Which wheels a package build installs: for this interpreter locally, for the bundle sandbox
-function's python3.11 x86_64 on AWS (TASKPORT_BUILD_PLATFORM, TASKPORT_BUNDLE_PYTHON_VERSION). No network: pip reads only the
-wheelhouse `make` fills (`.wheelhouse/`, this interpreter's wheels)."""
+function's python3.11 x86_64 on AWS (TASKPORT_BUILD_PLATFORM, TASKPORT_BUNDLE_PYTHON_VERSION).
+No network: pip reads only the wheelhouse `make` fills (`.wheelhouse/`, this interpreter's
+wheels)."""
 from __future__ import annotations
 
 import sys
