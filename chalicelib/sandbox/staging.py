@@ -10,6 +10,7 @@ prefix removes what a crash leaves).
 """
 from __future__ import annotations
 
+import functools
 import urllib.error
 import urllib.request
 import uuid
@@ -34,11 +35,11 @@ class Staged:
     """The objects of one call: the body (when it did not fit) and the answer frame."""
 
     def __init__(self, expires_seconds: int) -> None:
-        from chalicelib import aws
         from chalicelib.config import get_settings
 
-        self.s3 = aws.client("s3")
-        self.bucket = get_settings().bucket
+        settings = get_settings()
+        self.signer = _signer(settings.region, settings.aws_endpoint_url)
+        self.bucket = settings.bucket
         self.expires_seconds = expires_seconds
         base = f"{PREFIX}{uuid.uuid4().hex}/"
         self.body_key: str | None = None
@@ -55,7 +56,7 @@ class Staged:
             return fields
         self.body_key = self._base + "body"
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=self.body_key, Body=body)
+            _s3().put_object(Bucket=self.bucket, Key=self.body_key, Body=body)
         except _aws_errors() as exc:
             raise Crashed(f"the call body could not be staged for the sandbox function: {exc}") \
                 from exc
@@ -65,7 +66,7 @@ class Staged:
     def stored_frame(self) -> bytes:
         """The answer frame the function stored instead of answering it."""
         try:
-            return bytes(self.s3.get_object(Bucket=self.bucket, Key=self.frame_key)["Body"].read())
+            return bytes(_s3().get_object(Bucket=self.bucket, Key=self.frame_key)["Body"].read())
         except _aws_errors() as exc:
             raise Crashed(f"the sandbox function's stored answer could not be read: {exc}") \
                 from exc
@@ -75,14 +76,31 @@ class Staged:
         keys = [key for key in (self.body_key, self.frame_key if frame_stored else None) if key]
         for key in keys:
             try:
-                self.s3.delete_object(Bucket=self.bucket, Key=key)
+                _s3().delete_object(Bucket=self.bucket, Key=key)
             except _aws_errors():
                 continue  # the call is answered; the prefix's lifecycle rule removes it later
 
     def _presign(self, method: str, key: str) -> str:
         # Signed here, with no AWS call; valid for one object and one method.
-        return str(self.s3.generate_presigned_url(method, Params={"Bucket": self.bucket, "Key": key},
+        return str(self.signer.generate_presigned_url(method, Params={"Bucket": self.bucket, "Key": key},
                                                   ExpiresIn=self.expires_seconds))
+
+
+def _s3() -> Any:
+    from chalicelib import aws
+
+    return aws.client("s3")
+
+
+@functools.cache
+def _signer(region: str, endpoint_url: str | None) -> Any:
+    """An S3 client that only signs URLs, with SigV4 (botocore's default presigned URL here is
+    SigV2, which S3 refuses for buckets made since 2020); its own session, never sending."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client("s3", region_name=region, endpoint_url=endpoint_url,
+                                          config=Config(signature_version="s3v4"))
 
 
 def _aws_errors() -> tuple[type[Exception], ...]:

@@ -29,8 +29,10 @@ class LambdaClient:
 
     def __init__(self) -> None:
         self.sizes: list[tuple[int, int]] = []  # (request, response) bytes of each invoke
+        self.events: list[dict[str, Any]] = []
 
     def invoke(self, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
+        self.events.append(json.loads(Payload))
         answer = json.dumps(aws_lambda.handle(json.loads(Payload))).encode()
         self.sizes.append((len(Payload.encode("utf-8")), len(answer)))
         return {"StatusCode": 200, "Payload": io.BytesIO(answer)}
@@ -91,6 +93,10 @@ def test_image_over_the_invoke_size_is_decoded_by_url_like_the_inline_path(
     assert all(request < INVOKE_PAYLOAD_LIMIT and response < INVOKE_PAYLOAD_LIMIT
                for request, response in lambda_sandbox.sizes), lambda_sandbox.sizes
     assert _left_in_bucket() == []
+    for event in lambda_sandbox.events:  # SigV4 (S3 refuses SigV2 URLs for recent buckets)
+        assert "body" not in event and "body_url" not in event["call"]
+        assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in event["body_url"]
+        assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in event["frame_url"]
 
     monkeypatch.setenv("TASKPORT_SANDBOX_MODE", "local")  # the image inline, as the stack sends it
     config.get_settings.cache_clear()

@@ -156,12 +156,7 @@ def test_lambda_mode_runs_the_same_forked_path(monkeypatch):
     monkeypatch.setenv("TASKPORT_SANDBOX_MODE", "lambda")
     monkeypatch.setenv("TASKPORT_SANDBOX_FUNCTION", "taskport-test-sandbox")
     config.get_settings.cache_clear()
-    # S3 presigns the answer's URL (sandbox/staging.py); its own session, not the cached one a
-    # later moto-backed test would reuse.
-    import boto3
-
-    s3 = boto3.session.Session().client("s3", region_name="us-east-1")
-    monkeypatch.setattr(aws, "client", lambda service: fake if service == "lambda" else s3)
+    monkeypatch.setattr(aws, "client", lambda service: fake)
     assert sandbox.run_function("def f(x):\n    return x * 3\n", "f.py", "f", [7], {}) == 21
     with pytest.raises(sandbox.ScriptError):
         sandbox.run_function("def f():\n    1 / 0\n", "f.py", "f", [], {})

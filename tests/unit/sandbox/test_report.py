@@ -209,12 +209,7 @@ def test_report_comes_back_on_the_lambda_path(monkeypatch):
 
     monkeypatch.setenv("TASKPORT_SANDBOX_MODE", "lambda")
     config.get_settings.cache_clear()
-    # S3 presigns the answer's URL (sandbox/staging.py); its own session, not the cached one a
-    # later moto-backed test would reuse.
-    import boto3
-
-    s3 = boto3.session.Session().client("s3", region_name="us-east-1")
-    monkeypatch.setattr(aws, "client", lambda service: LambdaClient() if service == "lambda" else s3)
+    monkeypatch.setattr(aws, "client", lambda service: LambdaClient())
     ok = only_report("def f():\n    print('on lambda')\n    return 3\n")
     assert (ok.status, ok.stdout) == ("ok", "on lambda\n")
     assert ok.cpu_ms > 0 and ok.max_rss_bytes > 0
