@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from typing import Any
 from collections.abc import Iterator
@@ -13,6 +14,26 @@ from chalicelib import composition
 
 ADMIN_TOKEN = "test-admin-token"
 composition.install()  # what app.py does: every task type and finish hook, for every test
+
+
+def _read_aws_models_once() -> None:
+    """Each botocore session decodes the AWS model files anew (endpoints, service models: about
+    0.2 s per test, as every test's fresh pynamodb connections make new sessions); read each
+    file once per process. botocore already shares one decoded file among a session's clients."""
+    from botocore import loaders
+
+    read = loaders.JSONFileLoader.load_file
+    decoded: dict[str, Any] = {}
+
+    def load_file(self: loaders.JSONFileLoader, file_path: str) -> Any:
+        if file_path not in decoded:
+            decoded[file_path] = read(self, file_path)
+        return decoded[file_path]
+
+    loaders.JSONFileLoader.load_file = load_file
+
+
+_read_aws_models_once()
 STACK_LOG_LINES = 300  # of a dev stack's log, the last lines written during a failing test
 _LOG_OFFSETS = pytest.StashKey[dict[Any, int]]()
 
@@ -57,7 +78,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake AWS credentials, no real endpoint, short caches; every cache forgotten per test."""
+    """Fake AWS credentials, no real endpoint, short caches; every cache forgotten per test; the
+    process environment as it was after each test."""
+    before = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "TASKPORT_SANDBOX_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -68,6 +91,12 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TASKPORT_ADMIN_TOKEN", ADMIN_TOKEN)
     _reset_caches()
     yield
+    # Code under test sets variables itself (the sandbox supervisor sets TASKPORT_SANDBOX_URL),
+    # which monkeypatch does not undo: a dead test server's URL was inherited by every dev stack
+    # this worker started later, whose sandbox calls then all failed.
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    os.environ.update(before)
     _reset_caches()
 
 

@@ -140,7 +140,15 @@ class Stack:
         return queues
 
     def _start_sandbox(self) -> None:
-        if os.environ.get("TASKPORT_SANDBOX_URL"):
+        given = os.environ.get("TASKPORT_SANDBOX_URL")
+        if given:
+            from chalicelib.local.sandbox_watch import reachable
+
+            # A server someone else runs is not supervised: a stale URL (left in the environment
+            # by an earlier stack or test) made every call fail with nothing said at start.
+            if not reachable(given):
+                log.warning("TASKPORT_SANDBOX_URL %s does not answer: every sandbox call fails "
+                            "until it does (unset it and the stack starts its own)", given)
             return
         started = start_sandbox(self.host)
         if started is None:

@@ -57,10 +57,12 @@ def run_http_handler(source: str, filename: str, request: HttpCall,
 
 
 def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
-               limits: Limits | None = None, on_report: OnReport | None = None) -> Any:
+               limits: Limits | None = None, on_report: OnReport | None = None,
+               locate: Callable[[], tuple[str, str]] | None = None) -> Any:
     """The Steamship SDK's answer (its InvocableResponse as a dict) for `event`, run from the
     package bundle `key`; `fetch()` gives the bundle's bytes, asked for only when this sandbox
-    has not unpacked that bundle yet (see bundles.py)."""
+    has not unpacked that bundle yet (see bundles.py). For the `sandbox` Lambda, `locate()`
+    gives a URL and ETag it fetches the bundle by instead: no bundle fits its invoke payload."""
     def value(header: dict[str, Any], body: bytes) -> Any:
         try:
             answer = json.loads(body.decode("utf-8"))
@@ -71,12 +73,28 @@ def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
         return answer
 
     def call() -> dict[str, Any]:
-        return {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+        made = {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+        if locate is not None and client.mode() == "lambda":
+            made["bundle_url"], made["bundle_etag"] = locate()
+        return made
 
+    # The report of an attempt the sandbox answered `bundle_missing` is not the call's: only
+    # the attempt that ran is reported.
+    held: list[CallReport] = []
     try:
-        return _run(call(), b"", limits, None, value)
+        answer = _run(call(), b"", limits, held.append, value)
     except BundleMissing:
         return _run(call(), fetch(), limits, on_report, value)
+    except SandboxError:
+        _pass_on(held, on_report)
+        raise
+    _pass_on(held, on_report)
+    return answer
+
+
+def _pass_on(held: list[CallReport], on_report: OnReport | None) -> None:
+    if held and on_report is not None:
+        on_report(held[0])
 
 
 def _run(call: dict[str, Any], body: bytes, limits: Limits | None, on_report: OnReport | None,

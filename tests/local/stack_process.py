@@ -48,7 +48,9 @@ def running_stack(dev_file: Path, **settings: str) -> Iterator[RunningStack]:
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
            "TASKPORT_DEV_FILE": str(dev_file), **settings}
+    # Its own emulator and its own supervised sandbox server, whatever this process points at.
     env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("TASKPORT_SANDBOX_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.stack"], cwd=PROJECT_DIR,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()

@@ -80,3 +80,29 @@ def test_health_reports_the_sandbox(client, monkeypatch, url, status, body):
     config.get_settings.cache_clear()
     response = client.http.get("/health")
     assert (response.status_code, json.loads(response.body)) == (status, body)
+
+
+def test_stack_warns_at_start_when_the_given_sandbox_url_does_not_answer(monkeypatch, caplog):
+    from chalicelib.local.stack import Stack
+
+    url, stop = _listening_server()
+    stop()  # a server that is gone, its URL still set
+    monkeypatch.setenv("TASKPORT_SANDBOX_URL", url)
+    with caplog.at_level("WARNING", logger="taskport.local"):
+        Stack(port=0)._start_sandbox()
+    assert any(url in record.getMessage() and "does not answer" in record.getMessage()
+               for record in caplog.records)
+
+
+def test_stack_uses_the_given_sandbox_url_quietly_when_it_answers(monkeypatch, caplog):
+    from chalicelib.local.stack import Stack
+
+    url, stop = _listening_server()
+    monkeypatch.setenv("TASKPORT_SANDBOX_URL", url)
+    try:
+        with caplog.at_level("WARNING", logger="taskport.local"):
+            Stack(port=0)._start_sandbox()
+    finally:
+        stop()
+    assert not [record for record in caplog.records if "does not answer" in record.getMessage()]
+    assert os.environ["TASKPORT_SANDBOX_URL"] == url
