@@ -148,7 +148,7 @@ WARM_UP_CALLS: list[tuple[dict[str, Any], bytes]] = [
                "query": {"q": ["1"]}}}, b"warm"),
     ({"kind": "function", "source": WARM_UP_SOURCE, "filename": "warm-up.py",
       "function": "function", "args": [1], "kwargs": {}}, b""),
-]  # trivial calls a waiting child makes before any user code (see runner._rehearse)
+]  # trivial calls a waiting child makes before any user code (see spare._rehearse)
 
 
 class MissingFunction(Exception):

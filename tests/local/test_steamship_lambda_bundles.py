@@ -21,6 +21,7 @@ from chalicelib import aws, config, sandbox
 from chalicelib.packages import builds, bundles, storage
 from chalicelib.sandbox import aws_lambda
 from chalicelib.sandbox import bundles as cache
+from tests.unit.engine.calls import count_calls
 from tests.local.test_stack import emulator  # noqa: F401 - the moto server fixture
 from tests.local.test_steamship_packages import ship_zip
 
@@ -78,13 +79,15 @@ def _stored(bundle: bytes) -> bundles.Target:
 def test_bundle_over_the_invoke_limit_is_fetched_by_url_and_runs(lambda_sandbox, big_bundle):
     assert len(big_bundle) > INVOKE_PAYLOAD_LIMIT
     target = _stored(big_bundle)
-    greeting = bundles.call(target, bundles.event(target, "POST", "/greet", {"name": "Ann"},
-                                                  {"greeting": "Howdy"}),
-                            sandbox.Limits(wall_seconds=60))
+    with count_calls() as made:  # the caller's own AWS calls (the invoke is the stand-in's)
+        greeting = bundles.call(target, bundles.event(target, "POST", "/greet", {"name": "Ann"},
+                                                      {"greeting": "Howdy"}),
+                                sandbox.Limits(wall_seconds=60))
+        again = bundles.call(target, bundles.event(target, "GET", "/shout", {"text": "warm"},
+                                                   {}), sandbox.Limits(wall_seconds=60))
     assert bundles.value(greeting) == {"greeting": "Howdy, Ann!"}
-    again = bundles.call(target, bundles.event(target, "GET", "/shout", {"text": "warm"}, {}),
-                         sandbox.Limits(wall_seconds=60))
     assert bundles.value(again) == "WARM"
+    assert made == []  # no GetObject by the caller, cold or warm: the URL is signed locally
     assert len(lambda_sandbox.payload_bytes) == 2  # one invoke per call: no bundle_missing trip
     assert max(lambda_sandbox.payload_bytes) < 64 * 1024
 
