@@ -1,6 +1,6 @@
 """Runs user code (handler scripts, workflow scripts) in a forked, limited child; see runner.py.
 
-    sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=) -> JSON
+    sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=, body=) -> JSON
     sandbox.run_http_handler(source, filename, HttpCall, limits, on_report=) -> HttpAnswer
     sandbox.run_bundle(key, event, fetch, limits, on_report=) -> a Steamship InvocableResponse
 Failures raise SandboxError subclasses: Timeout (504), Crashed (500), ScriptError (500),
