@@ -39,7 +39,7 @@ class Staged:
         from chalicelib.config import get_settings
 
         settings = get_settings()
-        self.signer = _signer(settings.region, settings.aws_endpoint_url)
+        self.signer = signer(settings.region, settings.aws_endpoint_url)
         self.bucket = settings.bucket
         self.expires_seconds = expires_seconds
         base = f"{PREFIX}{uuid.uuid4().hex}/"
@@ -94,9 +94,11 @@ def _s3() -> Any:
 
 
 @functools.cache
-def _signer(region: str, endpoint_url: str | None) -> Any:
-    """An S3 client that only signs URLs, with SigV4 (botocore's default presigned URL here is
-    SigV2, which S3 refuses for buckets made since 2020); its own session, never sending."""
+def signer(region: str, endpoint_url: str | None) -> Any:
+    """An S3 client that only signs URLs (staged call bodies and frames, package bundles).
+
+    With SigV4: botocore's default presigned URL here is SigV2, which S3 refuses for buckets
+    made since 2020. Its own session, never sending."""
     import boto3
     from botocore.config import Config
 
@@ -111,26 +113,28 @@ def _aws_errors() -> tuple[type[Exception], ...]:
     return BotoCoreError, ClientError
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuses every redirect: a presigned URL answers itself (staged objects, bundles)."""
+
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None  # a presigned URL answers itself; a redirect is an error
 
 
-def _checked(url: Any) -> str:
+def checked_url(url: Any, what: str = "a staged object's URL") -> str:
+    """`url` if it is HTTPS, or plain HTTP to this machine (a local emulator): a signed URL must
+    not cross a network in the clear; ValueError naming `what` otherwise."""
     parts = urllib.parse.urlsplit(url if isinstance(url, str) else "")
-    # Plain HTTP only to this machine (a local emulator), as for bundles: a signed URL must not
-    # cross a network in the clear.
     if parts.scheme != "https" and not (parts.scheme == "http"
                                          and parts.hostname in ("127.0.0.1", "localhost", "::1")):
-        raise ValueError("a staged object's URL must be an HTTPS URL")
+        raise ValueError(f"{what} must be an HTTPS URL")
     return str(url)
 
 
 def download(url: Any) -> bytes:
     """The call body at a presigned GET URL (in the sandbox function)."""
-    opener = urllib.request.build_opener(_NoRedirects)
+    opener = urllib.request.build_opener(NoRedirects)
     try:
-        with opener.open(_checked(url), timeout=TRANSFER_SECONDS) as response:
+        with opener.open(checked_url(url), timeout=TRANSFER_SECONDS) as response:
             data = bytes(response.read(MAX_STAGED_BYTES + 1))
     except urllib.error.HTTPError as exc:
         raise ValueError(f"the call body's URL answered {exc.code}") from exc
@@ -141,9 +145,9 @@ def download(url: Any) -> bytes:
 
 def upload(url: Any, frame: bytes) -> None:
     """Store the answer frame at a presigned PUT URL (in the sandbox function)."""
-    request = urllib.request.Request(_checked(url), data=frame, method="PUT",
+    request = urllib.request.Request(checked_url(url), data=frame, method="PUT",
                                      headers={"Content-Type": "application/octet-stream"})
-    opener = urllib.request.build_opener(_NoRedirects)
+    opener = urllib.request.build_opener(NoRedirects)
     try:
         with opener.open(request, timeout=TRANSFER_SECONDS) as response:
             response.read()
