@@ -21,6 +21,7 @@ from chalicelib import aws, config, sandbox
 from chalicelib.packages import builds, bundles, storage
 from chalicelib.sandbox import aws_lambda
 from chalicelib.sandbox import bundles as cache
+from tests.unit.engine.calls import count_calls
 from tests.local.test_stack import emulator  # noqa: F401 - the moto server fixture
 from tests.local.test_steamship_packages import ship_zip
 
@@ -33,9 +34,11 @@ class LambdaClient:
 
     def __init__(self) -> None:
         self.payload_bytes: list[int] = []
+        self.payloads: list[str] = []
 
     def invoke(self, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
         self.payload_bytes.append(len(Payload.encode("utf-8")))
+        self.payloads.append(Payload)
         answer = aws_lambda.handle(json.loads(Payload))
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
@@ -78,15 +81,19 @@ def _stored(bundle: bytes) -> bundles.Target:
 def test_bundle_over_the_invoke_limit_is_fetched_by_url_and_runs(lambda_sandbox, big_bundle):
     assert len(big_bundle) > INVOKE_PAYLOAD_LIMIT
     target = _stored(big_bundle)
-    greeting = bundles.call(target, bundles.event(target, "POST", "/greet", {"name": "Ann"},
-                                                  {"greeting": "Howdy"}),
-                            sandbox.Limits(wall_seconds=60))
+    with count_calls() as made:  # the caller's own AWS calls (the invoke is the stand-in's)
+        greeting = bundles.call(target, bundles.event(target, "POST", "/greet", {"name": "Ann"},
+                                                      {"greeting": "Howdy"}),
+                                sandbox.Limits(wall_seconds=60))
+        again = bundles.call(target, bundles.event(target, "GET", "/shout", {"text": "warm"},
+                                                   {}), sandbox.Limits(wall_seconds=60))
     assert bundles.value(greeting) == {"greeting": "Howdy, Ann!"}
-    again = bundles.call(target, bundles.event(target, "GET", "/shout", {"text": "warm"}, {}),
-                         sandbox.Limits(wall_seconds=60))
     assert bundles.value(again) == "WARM"
+    assert made == []  # no GetObject by the caller, cold or warm: the URL is signed locally
     assert len(lambda_sandbox.payload_bytes) == 2  # one invoke per call: no bundle_missing trip
     assert max(lambda_sandbox.payload_bytes) < 64 * 1024
+    # SigV4: S3 refuses SigV2 (botocore's default presigned URL) for buckets made since 2020.
+    assert all("X-Amz-Algorithm=AWS4-HMAC-SHA256" in payload for payload in lambda_sandbox.payloads)
 
 
 def test_bundle_replaced_in_the_bucket_is_refused_by_its_etag(lambda_sandbox, big_bundle):

@@ -220,9 +220,6 @@ def test_failed_background_method_raises_its_message_through_the_client(client, 
     assert error.code  # the client has a code to show (TaskFailed: see the test below)
 
 
-@pytest.mark.xfail(strict=True, reason="the task record keeps only the failure's text: the "
-                   "package's own code needs an error code beside it in the engine (worker's "
-                   "store), so a failed task reads TaskFailed; docs/steamship.md")
 def test_failed_background_method_raises_its_own_code_through_the_client(client, deployed):
     assert _background_refusal(client, deployed, "later-coder").code == "NotToday"
 
