@@ -6,12 +6,9 @@ import sys
 from chalice import Chalice, Rate
 
 from chalicelib import composition
-from chalicelib.engine import janitor as engine_janitor
-from chalicelib.engine import worker
 from chalicelib.observability import logs, requests
 from chalicelib.surfaces import admin, console, docs, dragon, instabase, native, onespace, steamship, task_types
 from chalicelib.surfaces.http import render_chalice_errors
-from chalicelib.webhooks import delivery as webhook_delivery
 
 # The infra template re-points these event sources at the deployed queues.
 TASKS_QUEUE = "taskport-tasks"
@@ -47,18 +44,24 @@ composition.install()
 @app.on_sqs_message(queue=TASKS_QUEUE, batch_size=10, name="task_worker")
 def task_worker(event):
     """Run the tasks of one SQS batch; report only the messages to retry."""
+    from chalicelib.engine import worker  # each event handler imports its own role, as sandbox does
+
     return worker.handle_batch(record.to_dict() for record in event)
 
 
 @app.on_sqs_message(queue=WEBHOOKS_QUEUE, batch_size=10, name="webhook_sender")
 def webhook_sender(event):
     """Deliver one batch of webhook steps at once; crashed steps go back to the queue."""
+    from chalicelib.webhooks import delivery as webhook_delivery
+
     return webhook_delivery.handle_batch([record.to_dict() for record in event])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="janitor")
 def janitor(event):
     """Re-drive tasks whose lease expired."""
+    from chalicelib.engine import janitor as engine_janitor
+
     return engine_janitor.run()
 
 

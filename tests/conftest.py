@@ -116,8 +116,9 @@ def world() -> Iterator[dict[str, str]]:
     from moto import mock_aws
 
     from chalicelib.local.resources import ensure_resources
+    from tests.moto_lock import dynamodb_serialized
 
-    with mock_aws():
+    with mock_aws(), dynamodb_serialized():
         yield ensure_resources()
 
 

@@ -2,7 +2,8 @@
 
 It keeps the same items (status, lease, group sort key) and applies each transition under one
 lock after checking the same condition, so it answers exactly as the DynamoDB store does
-(tests/unit/engine/test_store_contract.py runs both through one set of tests).
+(tests/unit/engine/test_store_contract.py runs both through one set of tests). Its `runs` is
+the in-memory run store that an attempt's finish writes its run into, under the same lock.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from typing import Any
 
 from chalicelib.engine.status import FINISHED, OPEN, TaskStatus
 from chalicelib.errors import Conflict, Invalid
+from chalicelib.models.runs import RunEntry
 from chalicelib.models.tasks import Lease, NewTask, Task, lease_shard, lease_value
+from chalicelib.runs.memory import MemoryRunStore
 
 Item = dict[str, Any]
 
@@ -32,6 +35,7 @@ def _task(item: Item) -> Task:
                 task_type=item["task_type"], params=copy.deepcopy(item["params"]) or {},
                 status=TaskStatus(item["status"]), progress=copy.deepcopy(item.get("progress")),
                 result=copy.deepcopy(item.get("result")), error=item.get("error"),
+                error_code=item.get("error_code"),
                 events=events, files=list(item.get("files") or []),
                 notify=copy.deepcopy(item.get("notify")), group=item.get("group"),
                 attempt=item["attempt"], created_at=item["created_at"],
@@ -43,9 +47,10 @@ def _task(item: Item) -> Task:
 class MemoryTaskStore:
     """Tasks in a dict, every transition one check-and-set under a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, runs: MemoryRunStore | None = None) -> None:
         self._items: dict[str, Item] = {}
         self._lock = threading.Lock()
+        self.runs = runs if runs is not None else MemoryRunStore()
 
     def lease_value(self, expires: float) -> str:
         return lease_value(expires)
@@ -84,12 +89,15 @@ class MemoryTaskStore:
             return {key: _task(self._items[key]) for key in dict.fromkeys(keys)
                     if key in self._items}
 
-    def _update(self, key: str, condition: Callable[[Item], bool], changes: Item) -> Task | None:
+    def _update(self, key: str, condition: Callable[[Item], bool], changes: Item,
+                run: RunEntry | None = None) -> Task | None:
         with self._lock:
             item = self._items.get(key)
             if item is None or not condition(item):
                 return None
             item.update(copy.deepcopy(changes))
+            if run is not None:
+                self.runs.put(run)
             return _task(item)
 
     @staticmethod
@@ -127,17 +135,41 @@ class MemoryTaskStore:
     def _running(attempt: int) -> Callable[[Item], bool]:
         return lambda item: item["status"] == TaskStatus.EXECUTING and item["attempt"] == attempt
 
-    def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-               error: str | None = None, files: list[str] | None = None,
-               expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+    def _finished(self, status: TaskStatus, now: str, result: Any, error: str | None,
+                  error_code: str | None, files: list[str] | None, expires_at: float | None,
+                  hooks_due: float | None) -> Item:
         changes = self._finishing(status, now, expires_at, hooks_due)
         if result is not None:
             changes["result"] = result
         if error is not None:
             changes["error"] = error
+        if error_code is not None:
+            changes["error_code"] = error_code
         if files:
             changes["files"] = list(files)
+        return changes
+
+    def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
+               error: str | None = None, error_code: str | None = None,
+               files: list[str] | None = None,
+               expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+        changes = self._finished(status, now, result, error, error_code, files, expires_at,
+                                 hooks_due)
         return self._update(key, self._running(attempt), changes)
+
+    def finish_with_run(self, seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
+                        result: Any = None, error: str | None = None,
+                        error_code: str | None = None,
+                        files: list[str] | None = None, expires_at: float | None = None,
+                        hooks_due: float | None = None) -> Task | None:
+        changes = self._finished(status, now, result, error, error_code, files, expires_at,
+                                 hooks_due)
+        return self._update(seen.key, self._running(seen.attempt), changes, run)
+
+    def hand_back_with_run(self, seen: Task, message: str, now: str, *,
+                           run: RunEntry) -> Task | None:
+        return self._update(seen.key, self._running(seen.attempt),
+                            self._handing_back(now, message), run)
 
     def release_hooks(self, key: str) -> bool:
         return self._update(key, lambda item: item["status"] in FINISHED, {"lease_sk": None}) is not None

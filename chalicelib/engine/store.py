@@ -3,6 +3,10 @@
 Every method that moves a task is one conditional write: it answers the new task, or None (False)
 when its condition did not hold, and never reads first. chalicelib.engine.memory is the
 in-memory twin; tests/unit/engine/test_store_contract.py holds both to the same behaviour.
+
+A task attempt ends in one write that also records its run (`finish_with_run`,
+`hand_back_with_run`: one DynamoDB transaction), into the run store the task store names as its
+`runs`; the worker uses them only when that is the run store in use.
 """
 from __future__ import annotations
 
@@ -12,11 +16,18 @@ from typing import Any, Protocol
 
 from chalicelib.engine.status import TaskStatus
 from chalicelib.models import tasks as dynamodb
+from chalicelib.models.runs import RunEntry
 from chalicelib.models.tasks import Lease, NewTask, Task
+from chalicelib.runs.store import RunStore
 
 
 class TaskStore(Protocol):
     """What the engine needs of a task store."""
+
+    @property
+    def runs(self) -> RunStore:
+        """The run store that finish_with_run and hand_back_with_run write the run into."""
+        ...
 
     def lease_value(self, expires: float) -> str:
         """A lease expiry as the store keeps it (sortable)."""
@@ -44,10 +55,25 @@ class TaskStore(Protocol):
         ...
 
     def finish(self, key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-               error: str | None = None, files: list[str] | None = None,
+               error: str | None = None, error_code: str | None = None,
+               files: list[str] | None = None,
                expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
         """executing (this attempt) -> success | error; with `hooks_due` the lease stays as the
         outbox of the finish hooks (released by release_hooks, re-run by the janitor)."""
+        ...
+
+    def finish_with_run(self, seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
+                        result: Any = None, error: str | None = None,
+                        error_code: str | None = None, files: list[str] | None = None, expires_at: float | None = None,
+                        hooks_due: float | None = None) -> Task | None:
+        """`finish` of the attempt `seen` (the task as that attempt holds it, with the progress it
+        reported) and `run` written with it, all or nothing: the finished task, made from `seen`
+        without reading it back, or None (and no run written) when the attempt was superseded."""
+        ...
+
+    def hand_back_with_run(self, seen: Task, message: str, now: str, *,
+                           run: RunEntry) -> Task | None:
+        """`hand_back` of the attempt `seen` and `run` written with it, as finish_with_run."""
         ...
 
     def release_hooks(self, key: str) -> bool:

@@ -1,9 +1,12 @@
 """The task worker: claim a task with a lease, run it within its wall time, record how it ended.
 
-Per task the happy path costs two writes: the claim (one conditional UpdateItem that returns
-the task) and the finish (one conditional UpdateItem). A message whose task is finished,
-running under a live lease, unknown, or manual is dropped as a no-op; only infrastructure
-errors (the claim or the finish could not be written) are reported back for SQS to retry.
+Per task the happy path costs two AWS calls: the claim (one conditional UpdateItem that returns
+the task) and the finish, one TransactWriteItems that carries the conditional finish (or
+hand-back) and the attempt's run record, so a run record costs no call of its own. When the
+finish's condition fails (the attempt was canceled or re-driven meanwhile) the run is written
+on its own. A message whose task is finished, running under a live lease, unknown, or manual is
+dropped as a no-op; only infrastructure errors (the claim or the finish could not be written)
+are reported back for SQS to retry, and then too the attempt's run is written on its own.
 
 The tasks of one batch run at once, each in a thread of its own, so that one slow task cannot
 push the others past the Lambda timeout. A task gets TASKPORT_TASK_WALL_SECONDS (300 s) from its
@@ -27,9 +30,11 @@ from chalicelib import runs
 from chalicelib.config import get_settings
 from chalicelib.engine import dispatch, hooks, outputs, registry
 from chalicelib.engine.tasks import expiry, iso
-from chalicelib.engine.store import task_store
+from chalicelib.engine.store import TaskStore, task_store
+from chalicelib.models.runs import RunEntry
 from chalicelib.models.tasks import ERROR, QUEUED, SUCCESS, Task, TaskStatus
 from chalicelib.observability import logs, metrics
+from chalicelib.runs.store import run_store
 
 log = logging.getLogger("taskport.engine")
 MAX_RESULT_BYTES = 300 * 1024
@@ -130,10 +135,17 @@ def _execute(task: Task) -> Task | None:
     settings = get_settings()
     wall = settings.task_wall_seconds
     task_type = registry.find(task.account_id, task.task_type)
+    # The task as this attempt holds it (the claim's answer and the progress it reported): the
+    # finish answers it with the finish's changes, since the write that finishes asks for nothing.
+    held = {"task": task}
 
     def report_progress(value: Any) -> None:
-        if not task_store().set_progress(task.key, task.attempt, value, iso(time.time())):
+        now = iso(time.time())
+        if not task_store().set_progress(task.key, task.attempt, value, now):
             raise registry.RunStopped(f"task {task.key} is no longer running this attempt")
+        seen = held["task"]
+        held["task"] = seen._replace(progress=json.loads(json.dumps(value)), updated_at=now,
+                                     events={**seen.events, "progress": now})
 
     def store_file(name: str, data: bytes, content_type: str) -> None:
         outputs.store(task.key, name, data, content_type)
@@ -166,33 +178,36 @@ def _execute(task: Task) -> Task | None:
                               name=f"task-{task.key}", daemon=True)
     runner.start()
     runner.join(wall)
+    people_settle = task_type is not None and task_type.people_settle
     if runner.is_alive():
         context.stop.set()
         log.warning("task %s ran past its %g s wall time; its thread is abandoned", task.key, wall)
         message = f"the task ran longer than its wall-time limit of {wall:g} s"
         recording.error = {"type": "WallTimeExceeded", "message": message, "traceback": ""}
-        recording.finish(runs.TIMEOUT)
-        if task_type is not None and task_type.people_settle:
-            return task_store().hand_back(task.key, task.attempt, message, iso(time.time()))
-        return _finish(task, ERROR, error=message, files=list(context.files))
+        if people_settle:
+            return _hand_back(held["task"], recording.seal(runs.TIMEOUT), message)
+        return _finish(held["task"], recording.seal(runs.TIMEOUT), ERROR, error=message,
+                       files=list(context.files))
     failure = outcome.get("error")
-    if failure is not None:
-        recording.fail(failure)
-    recording.finish(runs.OK if failure is None else None)
     if failure is None:
-        return _finish(task, SUCCESS, result=outcome["result"], files=context.files)
+        return _finish(held["task"], recording.seal(runs.OK), SUCCESS, result=outcome["result"],
+                       files=context.files)
+    recording.fail(failure)
     if isinstance(failure, registry.RunStopped):
         log.info("task %s was canceled while it ran; its result is dropped", task.key)
+        recording.finish()
         return None
-    if task_type is not None and task_type.people_settle:
+    if people_settle:
         log.info("task %s is handed back to people: %s", task.key, failure,
                  extra={"run": recording.run_id})
-        return task_store().hand_back(task.key, task.attempt, _describe(failure), iso(time.time()))
+        return _hand_back(held["task"], recording.seal(), _describe(failure))
     log.info("task %s failed: %s", task.key, _describe(failure), extra={"run": recording.run_id})
-    return _finish(task, ERROR, error=_describe(failure), files=context.files)
+    return _finish(held["task"], recording.seal(), ERROR, error=_describe(failure),
+                   error_code=_code_of(failure), files=context.files)
 
 
-def _finish(task: Task, status: TaskStatus, *, result: Any = None, error: str | None = None,
+def _finish(task: Task, run: RunEntry, status: TaskStatus, *, result: Any = None,
+            error: str | None = None, error_code: str | None = None,
             files: list[str]) -> Task | None:
     now = time.time()
     if status == SUCCESS:
@@ -206,9 +221,45 @@ def _finish(task: Task, status: TaskStatus, *, result: Any = None, error: str | 
             status, result = ERROR, None
             error = (f"the task's result is {size} bytes, over the {max(room, 0)} bytes left beside "
                      f"its parameters ({stored} bytes) in the 400 KB record that holds a task")
-    return task_store().finish(task.key, task.attempt, status, iso(now), result=result, error=error,
-                               files=files, expires_at=expiry(now),
-                               hooks_due=now + hooks.HOOKS_GRACE_SECONDS if task.notify else None)
+    changes: dict[str, Any] = {
+        "result": result, "error": error, "error_code": error_code, "files": files, "expires_at": expiry(now),
+        "hooks_due": now + hooks.HOOKS_GRACE_SECONDS if task.notify else None}
+    return _end_attempt(
+        run, lambda store: store.finish_with_run(task, status, iso(now), run=run, **changes),
+        lambda store: store.finish(task.key, task.attempt, status, iso(now), **changes))
+
+
+def _hand_back(task: Task, run: RunEntry, message: str) -> Task | None:
+    now = iso(time.time())
+    return _end_attempt(run, lambda store: store.hand_back_with_run(task, message, now, run=run),
+                        lambda store: store.hand_back(task.key, task.attempt, message, now))
+
+
+def _end_attempt(run: RunEntry, together: Callable[[TaskStore], Task | None],
+                 alone: Callable[[TaskStore], Task | None]) -> Task | None:
+    """End the attempt with its run in one write (`together`); the run on its own when that
+    cannot carry it: the attempt was superseded, the write failed, or the run store in use is
+    not the one the task store writes runs into (`alone`, then a second write)."""
+    store = task_store()
+    if store.runs is not run_store():
+        runs.save(run)
+        return alone(store)
+    try:
+        ended = together(store)
+    except Exception:
+        # Nothing was written; SQS retries the message and a later attempt runs the task again.
+        # This attempt's run is still what happened: it is kept, then the failure goes on.
+        runs.save(run)
+        raise
+    if ended is None:
+        runs.save(run)
+    return ended
+
+
+def _code_of(exc: BaseException) -> str | None:
+    """The code the failing code gave its failure (a package's SteamshipError code), if any."""
+    code = getattr(exc, "code", None)
+    return code[:200] if isinstance(code, str) and code else None
 
 
 def _describe(exc: BaseException) -> str:

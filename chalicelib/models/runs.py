@@ -6,6 +6,12 @@ when read backwards. Three indexes, all sparse but the first:
 - `by_subject` (subject_pk "<account>#<kind of subject>:<subject>", run_id): an endpoint's,
   a package instance's, a workflow's or a package's runs;
 - `by_task` (task_pk "<account>#<task key>", run_id): the attempts of one task.
+
+Each index holds only the keys and the two attributes a listing filters on (`kind`, `status`):
+a run is up to ~145 KB (two 64 KiB outputs and a traceback), and indexes that projected all of
+it wrote it in full up to three times more (docs/observability.md, *Where run records are
+kept*). A listing reads its page of keys from the index, then the page's items from the table
+in one BatchGetItem.
 """
 from __future__ import annotations
 
@@ -17,11 +23,15 @@ from typing import Any, NamedTuple
 from pynamodb.attributes import (BooleanAttribute, JSONAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
 from pynamodb.exceptions import PynamoDBException
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.errors import Invalid, NotFound, TaskportError
 from chalicelib.models.base import table_meta
+
+
+# What the indexes carry beside the keys: the attributes a listing filters on.
+LISTED = ["kind", "status"]
 
 
 class RunStoreFailed(TaskportError):
@@ -33,7 +43,7 @@ class AccountIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "by_account"
-        projection = AllProjection()
+        projection = IncludeProjection(LISTED)
 
     account_id = UnicodeAttribute(hash_key=True)
     run_id = UnicodeAttribute(range_key=True)
@@ -44,7 +54,7 @@ class SubjectIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "by_subject"
-        projection = AllProjection()
+        projection = IncludeProjection(LISTED)
 
     subject_pk = UnicodeAttribute(hash_key=True)
     run_id = UnicodeAttribute(range_key=True)
@@ -55,7 +65,7 @@ class TaskIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "by_task"
-        projection = AllProjection()
+        projection = IncludeProjection(LISTED)
 
     task_pk = UnicodeAttribute(hash_key=True)
     run_id = UnicodeAttribute(range_key=True)
@@ -111,6 +121,15 @@ class Run(NamedTuple):
     expires_at: str | None
 
 
+class RunEntry(NamedTuple):
+    """A finished run as the store writes it: the run and the keys it is listed under."""
+
+    run: Run
+    subject_key: str | None  # "endpoint:<id>", "instance:<ws>/<instance>", ...: by_subject
+    task_key: str | None  # the task it is an attempt of: by_task
+    expires_at: float  # epoch seconds (TTL)
+
+
 def _pk(run_id: str) -> str:
     return f"RUN#{run_id}"
 
@@ -137,23 +156,30 @@ def _to_run(record: RunRecord) -> Run:
                expires_at=record.expires_at.isoformat() if record.expires_at else None)
 
 
-def put(run: Run, *, subject_key: str | None, task_key: str | None, expires_at: float) -> None:
-    """Write a finished run: one PutItem. RunStoreFailed when the table refuses it."""
+def record_of(entry: RunEntry) -> RunRecord:
+    """The item of a run (models/tasks.py writes it in the transaction that finishes a task)."""
+    run = entry.run
     record = RunRecord(
         _pk(run.run_id), "RUN", run_id=run.run_id, account_id=run.account_id, kind=run.kind,
         status=run.status, started_at=run.started_at, duration_ms=run.duration_ms,
         subject=run.subject, stdout=run.stdout, stderr=run.stderr,
         stdout_truncated=run.stdout_truncated, stderr_truncated=run.stderr_truncated,
         cpu_ms=run.cpu_ms, max_rss_bytes=run.max_rss_bytes, http_status=run.http_status,
-        error=run.error, expires_at=dt.datetime.fromtimestamp(int(expires_at), dt.UTC))
-    if subject_key is not None:
-        record.subject_pk = subject_pk(run.account_id, subject_key)
-    if task_key is not None:
-        record.task_pk = task_pk(run.account_id, task_key)
+        error=run.error, expires_at=dt.datetime.fromtimestamp(int(entry.expires_at), dt.UTC))
+    if entry.subject_key is not None:
+        record.subject_pk = subject_pk(run.account_id, entry.subject_key)
+    if entry.task_key is not None:
+        record.task_pk = task_pk(run.account_id, entry.task_key)
+    return record
+
+
+def put(entry: RunEntry) -> None:
+    """Write a finished run: one PutItem (retried by the client on throttling and network
+    errors, see models/base.py). RunStoreFailed when it still fails."""
     try:
-        record.save()
+        record_of(entry).save()
     except PynamoDBException as exc:
-        raise RunStoreFailed(f"run {run.run_id} could not be recorded: {exc}") from exc
+        raise RunStoreFailed(f"run {entry.run.run_id} could not be recorded: {exc}") from exc
 
 
 def get(run_id: str, account_id: str) -> Run:
@@ -211,6 +237,18 @@ def list_runs(account_id: str, *, subject: str | None = None, task_key: str | No
     start = decode_cursor(cursor, hash_name, hash_value) if cursor else None
     results = index.query(hash_value, filter_condition=condition, scan_index_forward=False,
                           limit=limit, page_size=limit, last_evaluated_key=start)
-    runs = [_to_run(record) for record in results]
+    keys = [record.pk for record in results]
     last_key = results.last_evaluated_key
-    return runs, (_encode_cursor(last_key) if last_key and len(runs) >= limit else None)
+    return _items(keys), (_encode_cursor(last_key) if last_key and len(keys) >= limit else None)
+
+
+def _items(pks: list[str]) -> list[Run]:
+    """The runs of a page of index keys, in the index's order (BatchGetItem, 100 keys a call).
+
+    A run that expired between the index read and this one is left out, as it would have been
+    a moment later.
+    """
+    if not pks:
+        return []
+    found = {record.pk: record for record in RunRecord.batch_get([(pk, "RUN") for pk in pks])}
+    return [_to_run(found[pk]) for pk in pks if pk in found]

@@ -15,6 +15,12 @@ seconds): DynamoDB deletes the finished task some time after that moment.
 
 `by_account` (account_id, created_at) lists an account's tasks of every surface newest first
 (Taskport's own API); it reads attributes every task has, so no write changes for it.
+
+A task attempt ends in one TransactWriteItems that carries the finish (or hand-back) with its
+condition and the attempt's run record (`finish_with_run`): the worker's second and last call.
+A transaction answers no item, so the finished task is made from the task as the attempt held
+it; nothing else can change a task while its attempt runs, since every other write to an
+executing task moves it out of that attempt (and then the condition fails).
 """
 from __future__ import annotations
 
@@ -27,13 +33,17 @@ from collections.abc import Iterable, Sequence
 
 from pynamodb.attributes import (JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute)
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.engine.status import FINISHED, OPEN, STATUSES, TaskStatus  # noqa: F401  (STATUSES: re-exported)
 from chalicelib.errors import Conflict, Invalid
-from chalicelib.models.base import save_if, table_meta, update_if, update_quietly
+from chalicelib.models import runs
+from chalicelib.models.base import connection, save_if, table_meta, update_if, update_quietly
+from chalicelib.models.runs import RunEntry
 
 # The names the engine has always exported; each is a TaskStatus.
 QUEUED = TaskStatus.QUEUED
@@ -100,6 +110,7 @@ class TaskRecord(Model):
     progress = JSONAttribute(null=True)
     result = JSONAttribute(null=True)
     error = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)  # the failing code's own code (a package's SteamshipError)
     files: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     notify = JSONAttribute(null=True)
     group = UnicodeAttribute(null=True)
@@ -133,6 +144,7 @@ class Task(NamedTuple):
     created_at: str
     updated_at: str
     expires_at: str | None = None
+    error_code: str | None = None  # what the failing code named its failure, when it did
 
     @property
     def finished(self) -> bool:
@@ -199,7 +211,8 @@ def to_task(record: TaskRecord) -> Task:
                 events=events, files=list(record.files or []), notify=record.notify,
                 group=record.group, attempt=int(record.attempt or 0),
                 created_at=record.created_at, updated_at=record.updated_at,
-                expires_at=record.expires_at.isoformat() if record.expires_at else None)
+                expires_at=record.expires_at.isoformat() if record.expires_at else None,
+                error_code=record.error_code)
 
 
 def _new_record(task: NewTask, now: str) -> TaskRecord:
@@ -323,7 +336,7 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
 
 
 def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-           error: str | None = None, files: list[str] | None = None,
+           error: str | None = None, error_code: str | None = None, files: list[str] | None = None,
            expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
     """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL;
     `hooks_due` keeps a lease until release_hooks (see _finish_actions)."""
@@ -332,10 +345,68 @@ def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any 
         actions.append(TaskRecord.result.set(result))
     if error is not None:
         actions.append(TaskRecord.error.set(error))
+    if error_code is not None:
+        actions.append(TaskRecord.error_code.set(error_code))
     if files:
         actions.append(TaskRecord.files.set(files))
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
     return _update(key, actions, condition, status)
+
+
+def finish_with_run(seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
+                    result: Any = None, error: str | None = None, error_code: str | None = None,
+                    files: list[str] | None = None,
+                    expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+    """finish() of the attempt `seen` and its run's PutItem in one transaction; the finished
+    task (made from `seen`), or None, with no run written, when the attempt was superseded."""
+    actions = _finish_actions(status, seen.key, now, expires_at, hooks_due)
+    if result is not None:
+        actions.append(TaskRecord.result.set(result))
+    if error is not None:
+        actions.append(TaskRecord.error.set(error))
+    if error_code is not None:
+        actions.append(TaskRecord.error_code.set(error_code))
+    if files:
+        actions.append(TaskRecord.files.set(files))
+    if not _transition_with_run(seen, [*actions, TaskRecord.status.set(status)], run):
+        return None
+    return seen._replace(
+        status=status, updated_at=now, events={**seen.events, "completed": now},
+        result=result if result is not None else seen.result,
+        error=error if error is not None else seen.error,
+        error_code=error_code if error_code is not None else seen.error_code,
+        files=list(files) if files else seen.files,
+        expires_at=dt.datetime.fromtimestamp(int(expires_at), dt.UTC).isoformat()
+        if expires_at is not None else seen.expires_at)
+
+
+def hand_back_with_run(seen: Task, message: str, now: str, *, run: RunEntry) -> Task | None:
+    """hand_back() of the attempt `seen` and its run's PutItem in one transaction (as
+    finish_with_run)."""
+    actions = [*_hand_back_actions(seen.key, now, message), TaskRecord.status.set(QUEUED)]
+    if not _transition_with_run(seen, actions, run):
+        return None
+    return seen._replace(status=QUEUED, updated_at=now, error=message)
+
+
+def _transition_with_run(seen: Task, actions: list[Any], run: RunEntry) -> bool:
+    """One TransactWriteItems: the attempt's conditional UpdateItem and its run's PutItem;
+    whether the attempt still held the task (if not, nothing was written)."""
+    condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == seen.attempt)
+    try:
+        # The run id as the request token: botocore's retry of a transaction whose answer was
+        # lost is then answered as the first one (DynamoDB's idempotency), not refused by the
+        # condition that the first one's own finish now fails.
+        with TransactWrite(connection=connection(), client_request_token=run.run.run_id) as tx:
+            tx.update(TaskRecord(_pk(seen.key), "TASK"), actions, condition=condition)
+            tx.save(runs.record_of(run))
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException" and any(
+                reason is not None and reason.code == "ConditionalCheckFailed"
+                for reason in exc.cancellation_reasons):
+            return False
+        raise
+    return True
 
 
 def release_hooks(key: str) -> bool:

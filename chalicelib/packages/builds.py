@@ -9,6 +9,7 @@ so no setup.py runs and no index is reached. api.py is only ever imported in the
 from __future__ import annotations
 
 import compileall
+import importlib.util
 import json
 import os
 import py_compile
@@ -46,6 +47,12 @@ REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]+\])?"
                          r"[A-Za-z0-9.*+!_-]+\s*)*)?(;[^\\/@]*)?$")
 PIP_OUTPUT_CHARS = 3000
 INTERNAL_PATHS = ("/__dir__", "/__instance_init__")
+LOCAL_PLATFORM, LAMBDA_PLATFORM = "local", "lambda"  # TASKPORT_BUILD_PLATFORM
+# The `sandbox` function's runtime (infra/template.yml: python3.12, x86_64, Amazon Linux 2023
+# with glibc 2.34): every manylinux tag that glibc runs, as pip would list them there.
+LAMBDA_PYTHON, LAMBDA_ABI = "3.12", "cp312"
+LAMBDA_PLATFORM_TAGS = ("manylinux2014_x86_64",
+                        *(f"manylinux_2_{minor}_x86_64" for minor in range(34, 16, -1)))
 
 
 class BuildFailed(Invalid):
@@ -122,18 +129,41 @@ def _requirements(text: str) -> list[str]:
     return wanted
 
 
+def pip_command(platform: str, wheelhouse: str, target: Path,
+                requirements: list[str]) -> list[str]:
+    """pip's command line for a build: wheels from the wheelhouse only, for `platform`."""
+    command = [sys.executable, "-m", "pip", "install", "--no-index", "--only-binary", ":all:",
+               "--find-links", wheelhouse, "--target", str(target), "--quiet", "--no-cache-dir",
+               "--disable-pip-version-check", "--no-warn-script-location", "--no-compile"]
+    if platform == LAMBDA_PLATFORM:
+        # The sandbox Lambda's interpreter, not this one: pip picks wheels by these tags alone.
+        command += ["--python-version", LAMBDA_PYTHON, "--implementation", "cp",
+                    "--abi", LAMBDA_ABI]
+        for tag in LAMBDA_PLATFORM_TAGS:
+            command += ["--platform", tag]
+    return [*command, *requirements]
+
+
+def pip_path() -> str:
+    """The directory that holds the pip this process can import (on Lambda, the dependency
+    layer's: the managed runtime does not promise a pip of its own)."""
+    spec = importlib.util.find_spec("pip")
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildFailed("pip is not available to the build on this deployment (it ships in "
+                          "the dependency layer: infra/package.py)")
+    return str(Path(next(iter(spec.submodule_search_locations))).parent)
+
+
 def _install(requirements: list[str], target: Path) -> None:
     settings = get_settings()
     if not Path(settings.wheelhouse).is_dir():
         raise BuildFailed(f"the wheelhouse {settings.wheelhouse} is missing on this deployment "
                           "(TASKPORT_WHEELHOUSE; `make` fills it)")
-    command = [sys.executable, "-m", "pip", "install", "--no-index", "--only-binary", ":all:",
-               "--find-links", settings.wheelhouse, "--target", str(target), "--quiet",
-               "--disable-pip-version-check", "--no-warn-script-location", "--no-compile",
-               *requirements]
+    command = pip_command(settings.build_platform, settings.wheelhouse, target, requirements)
     # No pip configuration of this machine (index URLs, credentials) applies to a build.
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PIP_CONFIG_FILE": os.devnull,
-                   "PIP_NO_INPUT": "1", "HOME": str(target.parent), "LANG": "C.UTF-8"}
+                   "PIP_NO_INPUT": "1", "HOME": str(target.parent), "LANG": "C.UTF-8",
+                   "PYTHONPATH": pip_path()}
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=environment,
                               timeout=settings.build_seconds, check=False)

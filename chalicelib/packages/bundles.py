@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NamedTuple
 
-from chalicelib import sandbox
+from chalicelib import runs, sandbox
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.packages import storage
 from chalicelib.packages.errors import MethodFailed
@@ -66,9 +66,12 @@ def _bundle_bytes(target: Target) -> bytes:
 
 def call(target: Target, payload: dict[str, Any], limits: sandbox.Limits,
          bundle: bytes | None = None) -> dict[str, Any]:
-    """The SDK's answer (InvocableResponse as a dict) for one event."""
+    """The SDK's answer (InvocableResponse as a dict) for one event; the call's report goes to
+    the run being recorded."""
     answer: dict[str, Any] = sandbox.run_bundle(
-        _key(target), payload, lambda: bundle or _bundle_bytes(target), limits)
+        _key(target), payload, lambda: bundle or _bundle_bytes(target), limits,
+        on_report=runs.on_report,
+        locate=lambda: (storage.presigned_url(target.account_id, target.path), target.etag))
     return answer
 
 

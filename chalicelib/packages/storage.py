@@ -43,3 +43,15 @@ def read(account_id: str, name: str, etag: str) -> bytes:
 def delete(account_id: str, name: str) -> None:
     """Remove a stored upload or bundle (nothing when there is none)."""
     aws.client("s3").delete_object(Bucket=get_settings().bucket, Key=_key(account_id, name))
+
+
+def presigned_url(account_id: str, name: str) -> str:
+    """A short-lived GET URL of a stored bundle, for the sandbox function, whose role may read
+    nothing (signing is local: no AWS call)."""
+    from chalicelib.sandbox import staging
+
+    settings = get_settings()
+    # SigV4 (botocore's default presigned URL is SigV2, refused by buckets made since 2020).
+    return str(staging.signer(settings.region, settings.aws_endpoint_url).generate_presigned_url(
+        "get_object", Params={"Bucket": settings.bucket, "Key": _key(account_id, name)},
+        ExpiresIn=settings.bundle_url_seconds))

@@ -6,14 +6,21 @@ attempt, workflow script, package build), written once when it ends.
         run.http_status = answer.status
 
 The sandbox hands each call's report (cpu, memory peak, stdout/stderr, the user's traceback) to
-`on_report`, which adds it to the run being recorded in this context. A run whose record cannot
-be written is logged as a platform fault; the execution it describes is not failed for it.
+`on_report`, which adds it to the run being recorded in this context. Records go to the run
+store in use (chalicelib/runs/store.py, DynamoDB by default); a task attempt's record is written
+by the worker in the same write as the task's finish (`Recording.seal`, then the task store).
+
+No run is lost to a failed write: the client retries throttling and network errors (4 attempts,
+models/base.py), and a record that still cannot be written is logged whole, as JSON, in an
+ERROR line (`run <id> could not be recorded; the record: {...}`), which CloudWatch keeps; the
+execution it describes is not failed for it.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
 import datetime as dt
+import json
 import logging
 import secrets
 import time
@@ -22,9 +29,9 @@ from collections.abc import Iterator
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Invalid, TaskportError
-from chalicelib.models import runs as store
-from chalicelib.models.runs import Run, RunStoreFailed
+from chalicelib.models.runs import Run, RunEntry, RunStoreFailed
 from chalicelib.observability import logs, metrics
+from chalicelib.runs.store import run_store
 
 log = logging.getLogger("taskport.runs")
 
@@ -82,7 +89,8 @@ class Recording:
         self._stdout: list[str] = []
         self._stderr: list[str] = []
         self._truncated = {"stdout": False, "stderr": False}
-        self.run: Run | None = None
+        self.entry: RunEntry | None = None  # set once the run ended (seal)
+        self.written = False
 
     def report(self, report: Any) -> None:
         """Add one sandbox call's report (sandbox.CallReport) to this run, and log the call."""
@@ -114,38 +122,58 @@ class Recording:
         if self.http and self.http_status is None and isinstance(exc, TaskportError):
             self.http_status = exc.status_code
 
-    def finish(self, status: str | None = None) -> Run | None:
-        """Write the record (once); the run, or None when the table refused it."""
-        if self.run is not None:
-            return self.run
+    def seal(self, status: str | None = None) -> RunEntry:
+        """End the run (once): its record, to be written, and its log line."""
+        if self.entry is not None:
+            return self.entry
         stdout, out_cut = cap("".join(self._stdout))
         stderr, err_cut = cap("".join(self._stderr))
         final = status or self.status or OK
-        self.run = Run(
+        expires = self.started + get_settings().run_retention_seconds
+        run = Run(
             run_id=self.run_id, account_id=self.account_id, kind=self.kind, subject=self.subject,
             status=final, started_at=_iso(self.started),
             duration_ms=round((time.monotonic() - self._clock) * 1000, 1), cpu_ms=self.cpu_ms,
             max_rss_bytes=self.max_rss_bytes, http_status=self.http_status, stdout=stdout,
             stderr=stderr, stdout_truncated=out_cut or self._truncated["stdout"],
             stderr_truncated=err_cut or self._truncated["stderr"],
-            error=self.error if final != OK else None,
-            expires_at=_iso(self.started + get_settings().run_retention_seconds))
+            error=self.error if final != OK else None, expires_at=_iso(expires))
+        self.entry = RunEntry(run, self.subject_key, self.task_key, expires)
         level = logging.INFO if final == OK else logging.WARNING
-        log.log(level, "%s run %s in %d ms%s", self.kind, final, self.run.duration_ms,
-                f": {self.run.error['type']}: {self.run.error['message']}" if self.run.error else "",
+        log.log(level, "%s run %s in %d ms%s", self.kind, final, run.duration_ms,
+                f": {run.error['type']}: {run.error['message']}" if run.error else "",
                 extra={"run": self.run_id, "kind": self.kind, "outcome": final,
-                       "duration_ms": self.run.duration_ms, "account": self.account_id,
-                       "error_type": (self.run.error or {}).get("type"),
+                       "duration_ms": run.duration_ms, "account": self.account_id,
+                       "error_type": (run.error or {}).get("type"),
                        # `method` names a request's HTTP method in every other line
                        **{("package_method" if k == "method" else k): v
                           for k, v in self.subject.items()}})
-        try:
-            store.put(self.run, subject_key=self.subject_key, task_key=self.task_key,
-                      expires_at=self.started + get_settings().run_retention_seconds)
-        except RunStoreFailed:
-            log.exception("run %s could not be recorded", self.run_id)
-            return None
-        return self.run
+        return self.entry
+
+    def finish(self, status: str | None = None) -> Run | None:
+        """End the run and write its record (once); the run, or None when the store refused it
+        (its whole record is then in the log)."""
+        if self.entry is not None:
+            return self.entry.run if self.written else None
+        entry = self.seal(status)
+        self.written = save(entry)
+        return entry.run if self.written else None
+
+
+def save(entry: RunEntry) -> bool:
+    """Write a run's record; False when the store refused it, after logging the whole record
+    at ERROR (so that what the execution did is still found, in the log)."""
+    try:
+        run_store().put(entry)
+    except RunStoreFailed:
+        record = {**entry.run._asdict(), "subject_key": entry.subject_key,
+                  "task_key": entry.task_key}
+        log.exception("run %s could not be recorded; the record: %s", entry.run.run_id,
+                      json.dumps(record, separators=(",", ":"), default=str),
+                      extra={"run": entry.run.run_id, "kind": entry.run.kind,
+                             "account": entry.run.account_id})
+        return False
+    return True
 
 
 def _iso(epoch: float) -> str:
@@ -273,7 +301,7 @@ def validate_status(status: Any) -> str:
 
 def get(account_id: str, run_id: str) -> Run:
     """The account's run, or NotFound (also for another account's)."""
-    return store.get(run_id, account_id)
+    return run_store().get(run_id, account_id)
 
 
 def search(account_id: str, *, endpoint: str | None = None, task: str | None = None,
@@ -290,7 +318,7 @@ def search(account_id: str, *, endpoint: str | None = None, task: str | None = N
     if instance is not None and instance.count("/") != 1:
         raise Invalid("instance must be <workspace>/<instance>", field="instance")
     subject = next((f"{name}:{value}" for name, value in subjects.items()), None)
-    return store.list_runs(account_id, subject=subject, task_key=task or None,
+    return run_store().list_runs(account_id, subject=subject, task_key=task or None,
                            kind=validate_kind(kind) if kind else None,
                            status=validate_status(status) if status else None,
                            limit=limit, cursor=cursor)
@@ -298,4 +326,4 @@ def search(account_id: str, *, endpoint: str | None = None, task: str | None = N
 
 def list_for_task(account_id: str, task_key: str, limit: int = 100) -> list[Run]:
     """The newest runs (attempts) of one task."""
-    return store.list_runs(account_id, task_key=task_key, limit=limit)[0]
+    return run_store().list_runs(account_id, task_key=task_key, limit=limit)[0]

@@ -1,6 +1,6 @@
 """Runs user code (handler scripts, workflow scripts) in a forked, limited child; see runner.py.
 
-    sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=) -> JSON
+    sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=, body=) -> JSON
     sandbox.run_http_handler(source, filename, HttpCall, limits, on_report=) -> HttpAnswer
     sandbox.run_bundle(key, event, fetch, limits, on_report=) -> a Steamship InvocableResponse
 Failures raise SandboxError subclasses: Timeout (504), Crashed (500), ScriptError (500),
@@ -28,17 +28,20 @@ OnReport = Callable[[CallReport], None]
 
 def run_function(source: str, filename: str, function: str, args: list[Any] | tuple[Any, ...],
                  kwargs: dict[str, Any], limits: Limits | None = None,
-                 on_report: OnReport | None = None) -> Any:
-    """`function(*args, **kwargs)` from the script, run in the sandbox; its JSON return value."""
+                 on_report: OnReport | None = None, body: bytes | None = None) -> Any:
+    """`function(*args, **kwargs)` from the script, run in the sandbox; its JSON return value.
+    With `body`, `function(body, *args, **kwargs)`: the bytes travel raw, outside the JSON."""
     def value(header: dict[str, Any], body: bytes) -> Any:
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise Crashed("the sandbox answered a malformed value") from exc
 
-    return _run({"kind": "function", "source": source, "filename": filename,
-                 "function": function, "args": list(args), "kwargs": dict(kwargs)},
-                b"", limits, on_report, value)
+    call: dict[str, Any] = {"kind": "function", "source": source, "filename": filename,
+            "function": function, "args": list(args), "kwargs": dict(kwargs)}
+    if body is not None:
+        call["body_first"] = True
+    return _run(call, body or b"", limits, on_report, value)
 
 
 def run_http_handler(source: str, filename: str, request: HttpCall,
@@ -54,10 +57,12 @@ def run_http_handler(source: str, filename: str, request: HttpCall,
 
 
 def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
-               limits: Limits | None = None, on_report: OnReport | None = None) -> Any:
+               limits: Limits | None = None, on_report: OnReport | None = None,
+               locate: Callable[[], tuple[str, str]] | None = None) -> Any:
     """The Steamship SDK's answer (its InvocableResponse as a dict) for `event`, run from the
     package bundle `key`; `fetch()` gives the bundle's bytes, asked for only when this sandbox
-    has not unpacked that bundle yet (see bundles.py)."""
+    has not unpacked that bundle yet (see bundles.py). For the `sandbox` Lambda, `locate()`
+    gives a URL and ETag it fetches the bundle by instead: no bundle fits its invoke payload."""
     def value(header: dict[str, Any], body: bytes) -> Any:
         try:
             answer = json.loads(body.decode("utf-8"))
@@ -68,12 +73,28 @@ def run_bundle(key: str, event: dict[str, Any], fetch: Callable[[], bytes],
         return answer
 
     def call() -> dict[str, Any]:
-        return {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+        made = {"kind": bundles.KIND, "bundle": key, "event": event, "filename": "api.py"}
+        if locate is not None and client.mode() == "lambda":
+            made["bundle_url"], made["bundle_etag"] = locate()
+        return made
 
+    # The report of an attempt the sandbox answered `bundle_missing` is not the call's: only
+    # the attempt that ran is reported.
+    held: list[CallReport] = []
     try:
-        return _run(call(), b"", limits, None, value)
+        answer = _run(call(), b"", limits, held.append, value)
     except BundleMissing:
         return _run(call(), fetch(), limits, on_report, value)
+    except SandboxError:
+        _pass_on(held, on_report)
+        raise
+    _pass_on(held, on_report)
+    return answer
+
+
+def _pass_on(held: list[CallReport], on_report: OnReport | None) -> None:
+    if held and on_report is not None:
+        on_report(held[0])
 
 
 def _run(call: dict[str, Any], body: bytes, limits: Limits | None, on_report: OnReport | None,

@@ -7,12 +7,14 @@ from chalicelib.sandbox.wire import Limits
 
 
 def from_settings() -> Limits:
-    """The largest of the handler and task limits in settings."""
+    """The largest of the handler, task and image limits in settings."""
     from chalicelib.config import get_settings
 
     settings = get_settings()
     wall = max(settings.handler_wall_seconds, settings.task_wall_seconds)
-    return Limits(wall_seconds=wall, cpu_seconds=wall, memory_bytes=settings.handler_memory_bytes,
+    # Image tasks decode in the sandbox with a memory limit of their own (builtin_tasks/images.py).
+    memory = max(settings.handler_memory_bytes, settings.image_memory_bytes)
+    return Limits(wall_seconds=wall, cpu_seconds=wall, memory_bytes=memory,
                   output_bytes=settings.handler_output_bytes,
                   processes=settings.sandbox_processes, file_bytes=settings.sandbox_file_bytes,
                   log_bytes=settings.run_output_bytes)

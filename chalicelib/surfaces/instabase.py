@@ -1,16 +1,20 @@
 """Instabase-style API: files (/api/v1/fs/...) and HTTP endpoints (/api/v1/http-endpoint/...)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib import auth, endpoints, files
-from chalicelib.models.endpoints import Endpoint
+from chalicelib import auth, files
 from chalicelib.sandbox import HttpCall
 from chalicelib.surfaces.http import (ANY_CONTENT, Surface, json_object, json_response, query,
                                       raw_body)
 from chalicelib.surfaces.render import instabase_error
+
+# chalicelib.endpoints is imported inside the endpoint routes: only they use it, and every other
+# Lambda function's cold start would pay for it.
+if TYPE_CHECKING:
+    from chalicelib.models.endpoints import Endpoint
 
 surface = Surface("instabase", instabase_error)
 blueprint = surface.blueprint
@@ -90,6 +94,8 @@ def _whole(raw: str | None) -> int | None:
 
 @surface.route(f"{ROOT}/list", methods=["GET"])
 def list_endpoints() -> Response:
+    from chalicelib import endpoints
+
     account_id = _account_id()
     params = dict(query(surface.request))
     found = endpoints.search(account_id, params, params.get("offset"), params.get("limit"))
@@ -101,6 +107,8 @@ def list_endpoints() -> Response:
 
 @surface.route(ROOT + "/{endpoint_id}", methods=["PUT"])
 def create_endpoint(endpoint_id: str) -> Response:
+    from chalicelib import endpoints
+
     account_id = _account_id()
     created = endpoints.create(account_id, endpoint_id, json_object(surface.request))
     return json_response({"id": created.endpoint_id}, 201)
@@ -108,6 +116,8 @@ def create_endpoint(endpoint_id: str) -> Response:
 
 @surface.route(ROOT + "/{endpoint_id}", methods=["PATCH"])
 def update_endpoint(endpoint_id: str) -> Response:
+    from chalicelib import endpoints
+
     account_id = _account_id()
     updated = endpoints.update(account_id, endpoint_id, json_object(surface.request))
     return json_response({"id": updated.endpoint_id})
@@ -115,17 +125,23 @@ def update_endpoint(endpoint_id: str) -> Response:
 
 @surface.route(ROOT + "/{endpoint_id}", methods=["GET"])
 def get_endpoint(endpoint_id: str) -> Response:
+    from chalicelib import endpoints
+
     return json_response(_endpoint_view(endpoints.get(_account_id(), endpoint_id)))
 
 
 @surface.route(ROOT + "/{endpoint_id}", methods=["DELETE"])
 def delete_endpoint(endpoint_id: str) -> Response:
+    from chalicelib import endpoints
+
     deleted = endpoints.delete(_account_id(), endpoint_id)
     return json_response({"id": deleted.endpoint_id})
 
 
 @surface.route(ROOT + "/u/{path}", methods=TRIGGER_METHODS, content_types=ANY_CONTENT)
 def trigger(path: str) -> Response:
+    from chalicelib import endpoints
+
     request = surface.request
     params = request.query_params
     headers = dict(request.headers)

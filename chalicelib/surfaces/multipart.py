@@ -1,8 +1,6 @@
 """multipart/form-data bodies (how the official Steamship client uploads a package zip)."""
 from __future__ import annotations
 
-from email import policy
-from email.parser import BytesParser
 from typing import NamedTuple
 
 from chalicelib.errors import MalformedBody
@@ -23,6 +21,11 @@ def form(body: bytes, content_type: str) -> Form:
         raise MalformedBody("a multipart/form-data body needs a boundary in its Content-Type")
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1",
                                                                             "replace")
+    # Imported here: the email package's header machinery is a tenth of the app's import, and
+    # only package uploads parse a form.
+    from email import policy
+    from email.parser import BytesParser
+
     message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
     if not message.is_multipart():
         raise MalformedBody("the body is not multipart/form-data")

@@ -134,7 +134,8 @@ def _status_view(task: Task) -> dict[str, Any]:
     view = {"taskId": task.key, "state": TASK_STATES[task.status],
             "taskCreatedOn": _iso(task.created_at), "taskLastModifiedOn": _iso(task.updated_at)}
     if task.error:
-        view.update(statusMessage=task.error, statusCode="TaskFailed")
+        # The package's own code where its method raised one, as a synchronous call answers.
+        view.update(statusMessage=task.error, statusCode=task.error_code or "TaskFailed")
     return view
 
 

@@ -44,6 +44,7 @@ class Greeter(PackageService):
 
     @get("shout")
     def shout(self, text: str = "") -> str:
+        print(f"shouting {text}")
         return text.upper()
 
     @post("refuse")
@@ -199,3 +200,37 @@ def test_version_delete_removes_the_version_and_its_instances(client, deployed):
     with pytest.raises(SteamshipError) as raised:
         PackageInstance.get(client, handle=instance.handle)
     assert raised.value.code == "NotFound"
+
+
+def _background_refusal(client: Steamship, deployed: PackageVersion,
+                        handle: str) -> SteamshipError:
+    instance = client.use("zipped", handle, version=deployed.handle)
+    task = client.post(f"ship/{handle}/refuse", {}, is_package_call=True,
+                       package_owner=instance.user_handle, as_background_task=True)
+    with pytest.raises(SteamshipError) as raised:
+        task.wait(max_timeout_s=90, retry_delay_s=0.3)
+    return raised.value
+
+
+def test_failed_background_method_raises_its_message_through_the_client(client, deployed):
+    error = _background_refusal(client, deployed, "later-refuser")
+    with pytest.raises(SteamshipError) as at_once:
+        client.use("zipped", "later-refuser", version=deployed.handle).invoke("refuse")
+    assert "not today" in error.message and error.message == at_once.value.message
+    assert error.code  # the client has a code to show (TaskFailed: see the test below)
+
+
+def test_failed_background_method_raises_its_own_code_through_the_client(client, deployed):
+    assert _background_refusal(client, deployed, "later-coder").code == "NotToday"
+
+
+def test_bundle_call_is_a_run_with_its_output_and_usage(client, stack, deployed):
+    client.use("zipped", "recorded", version=deployed.handle).invoke(
+        "shout", verb=Verb.GET, text="on the record")
+    token = client.config.api_key.get_secret_value()
+    status, found = _call(f"{stack}/taskport/v1/runs?instance=ship/recorded", headers={
+        "Authorization": f"Bearer {token}"})
+    assert status == 200 and found["runs"], found
+    run = found["runs"][0]
+    assert run["status"] == "ok" and "shouting on the record" in run["stdout"]
+    assert run["cpu_ms"] > 0 and run["max_rss_bytes"] > 0

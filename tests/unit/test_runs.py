@@ -1,6 +1,7 @@
 """Run recording without AWS: output caps, sandbox reports, failure statuses, user frames."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -21,12 +22,20 @@ class Report(NamedTuple):
 
 
 @pytest.fixture
-def written(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    from chalicelib.models import runs as store
+def written() -> Iterator[list[Any]]:
+    """The run entries written, in the in-memory run store."""
+    from chalicelib.runs import store
+    from chalicelib.runs.memory import MemoryRunStore
 
-    puts: list[Any] = []
-    monkeypatch.setattr(store, "put", lambda run, **kwargs: puts.append((run, kwargs)))
-    return puts
+    entries: list[Any] = []
+
+    class Recorded(MemoryRunStore):
+        def put(self, entry: Any) -> None:
+            entries.append(entry)
+            super().put(entry)
+
+    with store.using(Recorded()):
+        yield entries
 
 
 def test_cap_cuts_at_64_kib_never_mid_character() -> None:
@@ -39,7 +48,7 @@ def test_reported_output_is_capped_and_flagged_truncated(written: list[Any]) -> 
     with runs.recording(runs.ENDPOINT, "acct", endpoint="e"):
         runs.on_report(Report(stdout="x" * (runs.OUTPUT_CAP + 10), stderr="warn\n",
                               stderr_truncated=True))
-    [(run, kwargs)] = written
+    [(run, *_)] = written
     assert len(run.stdout) == runs.OUTPUT_CAP and run.stdout_truncated
     assert run.stderr == "warn\n" and run.stderr_truncated
     assert (run.cpu_ms, run.max_rss_bytes, run.status) == (3.0, 1000, "ok")
@@ -54,7 +63,7 @@ def test_report_error_status_and_user_traceback_are_recorded(written: list[Any])
     with pytest.raises(sandbox.ScriptError), runs.recording(runs.ENDPOINT, "acct", http=True):
         runs.on_report(Report(status="error", error=error))
         raise sandbox.ScriptError("KeyError", "'x'", "")
-    [(run, _)] = written
+    [(run, *_)] = written
     assert run.status == "error" and run.error == error and run.http_status == 500
 
 
@@ -67,7 +76,7 @@ def test_sandbox_failure_without_report_sets_its_status(written: list[Any], fail
     kind = getattr(sandbox, failure)
     with pytest.raises(kind), runs.recording(runs.ENDPOINT, "acct"):
         raise kind("it went wrong")
-    [(run, _)] = written
+    [(run, *_)] = written
     assert run.status == status and run.error["message"] == "it went wrong"
 
 
@@ -87,6 +96,43 @@ def test_one_write_per_execution_with_subject_and_task_keys(written: list[Any]) 
     with runs.recording(runs.METHOD, "acct", task_key="k1", **runs.method_subject(
             {"workspace": "ws", "instance": "i", "method": "m"})):
         pass
-    [(run, kwargs)] = written
-    assert kwargs["subject_key"] == "instance:ws/i" and kwargs["task_key"] == "k1"
+    [(run, subject_key, task_key, _)] = written
+    assert subject_key == "instance:ws/i" and task_key == "k1"
     assert run.subject == {"instance": "ws/i", "method": "m"}
+
+
+def test_a_run_the_store_refuses_is_logged_whole_at_error() -> None:
+    import json
+    import logging
+
+    from chalicelib.models.runs import RunStoreFailed
+    from chalicelib.runs import store
+    from chalicelib.runs.memory import MemoryRunStore
+
+    class Throttled(MemoryRunStore):
+        def put(self, entry: Any) -> None:
+            raise RunStoreFailed("ProvisionedThroughputExceededException after 4 attempts")
+
+    lines: list[logging.LogRecord] = []
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record)
+
+    handler = Kept()
+    logger = logging.getLogger("taskport.runs")
+    logger.addHandler(handler)
+    try:
+        with store.using(Throttled()), runs.recording(runs.ENDPOINT, "acct", endpoint="e",
+                                                      subject_key="endpoint:e") as run:
+            runs.on_report(Report(stdout="the order was shipped\n"))
+            run.http_status = 200
+    finally:
+        logger.removeHandler(handler)
+    assert run.finish() is None  # not written, and not written again
+    [refused] = [line for line in lines if line.levelno == logging.ERROR]
+    assert refused.exc_info is not None and refused.run == run.run_id  # type: ignore[attr-defined]
+    record = json.loads(refused.getMessage().split("; the record: ", 1)[1])
+    assert (record["run_id"], record["status"], record["stdout"], record["http_status"]) == (
+        run.run_id, "ok", "the order was shipped\n", 200)
+    assert (record["subject"], record["subject_key"]) == ({"endpoint": "e"}, "endpoint:e")

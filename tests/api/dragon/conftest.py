@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import sys
 import threading
 from typing import Any
 from collections.abc import Iterator
@@ -74,6 +75,28 @@ def image_bytes(size: tuple[int, int] = (800, 600), fmt: str = "PNG", mode: str 
     out = io.BytesIO()
     Image.new(mode, size, "red" if mode == "RGB" else 128).save(out, fmt)
     return out.getvalue()
+
+
+class PillowRefused:
+    """An import hook that refuses Pillow and remembers what was asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "PIL" or name.startswith("PIL."):
+            self.asked.append(name)
+            raise ImportError(f"{name} may not be imported by the worker")
+
+
+def refuse_pillow(monkeypatch: pytest.MonkeyPatch) -> PillowRefused:
+    """Until the test ends, importing Pillow in this process fails and is recorded."""
+    # The test itself may have made its images with Pillow: those modules are set aside.
+    for name in [name for name in sys.modules if name == "PIL" or name.startswith("PIL.")]:
+        monkeypatch.delitem(sys.modules, name)
+    hook = PillowRefused()
+    monkeypatch.setattr(sys, "meta_path", [hook, *sys.meta_path])
+    return hook
 
 
 class ImageServer:

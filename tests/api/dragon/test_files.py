@@ -5,7 +5,7 @@ import json
 from urllib.parse import urlsplit
 
 from chalicelib.config import get_settings
-from tests.api.dragon.conftest import drain, post, secret_headers
+from tests.api.dragon.conftest import drain, post, refuse_pillow, secret_headers
 
 
 def _object(location: str) -> bytes:
@@ -32,6 +32,17 @@ def test_create_file_post_redirects_to_thumbnail(client, account, images, runnin
     thumb = _image(_object(response.headers["Location"]))
     assert thumb.format == "JPEG"
     assert max(thumb.size) == 256
+
+
+def test_create_file_makes_the_thumbnail_without_pillow_in_the_api_or_worker(
+        client, account, images, running_worker, monkeypatch):
+    hook = refuse_pillow(monkeypatch)  # the API and the worker thread share this process
+    response = post(client, "/v1/create_file/thumb",
+                    {"task": {"task_name": "image.thumb", "url": images.url("/cat.png")}},
+                    secret_headers(account))
+    assert response.status_code == 302, response.body
+    assert _object(response.headers["Location"]).startswith(b"\xff\xd8\xff")  # a JPEG
+    assert hook.asked == []
 
 
 def test_create_file_without_filename_selects_the_only_file(client, account, images, running_worker):

@@ -97,3 +97,39 @@ def test_background_method_attempt_is_a_method_run_of_its_task(client, account, 
     assert (run["kind"], run["status"], run["subject"]["attempt"]) == ("method", "ok", 1)
     assert run["stdout"] == "counting 3\n"
     assert _runs(client, account, f"task={run['subject']['task']}") == [run]
+
+
+def _run_writes(sent):
+    """How many writes of a run item the captured calls made (alone or inside a transaction)."""
+    from chalicelib.config import get_settings
+
+    table = get_settings().runs_table
+    puts = [params for params in sent if params.get("TableName") == table and "Item" in params]
+    carried = [item for params in sent for item in params.get("TransactItems", [])
+               if item.get("Put", {}).get("TableName") == table]
+    return len(puts) + len(carried)
+
+
+def test_every_kind_of_run_is_one_write(client, account, world):
+    from tests.unit.engine.calls import count_calls
+
+    endpoint_sent, build_sent, method_sent, worker_sent = [], [], [], []
+    script_endpoint(client, account, NOISY.replace("def talk(", "def handler(request, *a, **k):\n"
+                                                   "    return 'ok'\n\n\ndef talk("))
+    with count_calls(endpoint_sent):
+        assert client.http.get("/api/v1/http-endpoint/u/probe",
+                               headers=token(account)).status_code == 200
+    with count_calls(build_sent):
+        make_package(client, account, "noisy", source=NOISY)
+    call(client, account, "package/instance/create", {"packageHandle": "noisy", "handle": "n1"})
+    with count_calls(method_sent):
+        client.http.post("/default/n1/talk", headers=token(account), body=b"{}")
+    client.http.post("/default/n1/talk_later", headers=token(account), body=json.dumps({"n": 1}))
+    with count_calls(worker_sent) as worker_calls:
+        assert run_worker(client, world) == 1
+    assert [_run_writes(sent) for sent in (endpoint_sent, build_sent, method_sent, worker_sent)] \
+        == [1, 1, 1, 1]
+    assert sorted(call for call in worker_calls if call.startswith("DynamoDB")) == [
+        "DynamoDB.TransactWriteItems", "DynamoDB.UpdateItem"]
+    kinds = sorted(run["kind"] for run in _runs(client, account, ""))
+    assert kinds == ["build", "endpoint", "method", "method"]

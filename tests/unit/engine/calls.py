@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def count_calls() -> Iterator[list[str]]:
-    """Record every API call made inside the block (boto3 and pynamodb both go through here)."""
+def count_calls(params: list[Any] | None = None) -> Iterator[list[str]]:
+    """Record every API call made inside the block (boto3 and pynamodb both go through here),
+    and each call's parameters into `params` if given."""
     from botocore.client import BaseClient
 
     calls: list[str] = []
@@ -16,6 +17,8 @@ def count_calls() -> Iterator[list[str]]:
 
     def recording(self: Any, operation_name: str, api_params: Any) -> Any:
         calls.append(f"{self.meta.service_model.service_id}.{operation_name}")
+        if params is not None:
+            params.append(api_params)
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = recording

@@ -24,14 +24,14 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     def no_aws(self: Any, operation_name: str, api_params: Any) -> Any:
         raise AssertionError(f"{operation_name}: this test runs without AWS; give it `world`")
 
-    from chalicelib import runs
+    from chalicelib.runs import store as run_store
+    from chalicelib.runs.memory import MemoryRunStore
 
-    recorded: list[Any] = []
+    runs = MemoryRunStore()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseClient, "_make_api_call", no_aws)
-        # Run records have no injectable store yet (chalicelib/runs): keep them in a list.
-        patch.setattr(runs.store, "put", lambda run, **kwargs: recorded.append(run))
-        with store.using(MemoryTaskStore()), dispatch.using(MemoryWorkQueue()):
+        with store.using(MemoryTaskStore(runs)), run_store.using(runs), \
+                dispatch.using(MemoryWorkQueue()):
             yield tasks
 
 

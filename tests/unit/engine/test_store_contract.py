@@ -177,3 +177,83 @@ def test_list_group_refuses_a_cursor_it_did_not_give_or_of_another_listing(store
         store.list_group("acct", "default", "wf:other", None, 1, cursor)
     with pytest.raises(Invalid):
         store.list_group("acct", "default", "wf:g", None, 1, "not-a-cursor")
+
+
+def _run(key: str, attempt: int) -> Any:
+    from chalicelib.models.runs import Run, RunEntry
+
+    run = Run(run_id=f"run_1800000000000{attempt:012x}", account_id="acct", kind="task",
+              subject={"task": key, "task_type": "hello", "attempt": attempt}, status="ok",
+              started_at=T1, duration_ms=5.0, cpu_ms=None, max_rss_bytes=None, http_status=None,
+              stdout="hi\n", stderr="", stdout_truncated=False, stderr_truncated=False,
+              error=None, expires_at=None)
+    return RunEntry(run, None, key, NOW + 86400)
+
+
+def _held(store: Any, key: str) -> Any:
+    """The task as its running attempt holds it: the claim's answer, then its progress."""
+    claimed = store.claim(key, T1, NOW, NOW + 30, 3)
+    assert store.set_progress(key, claimed.attempt, {"done": 1}, T1)
+    return claimed._replace(progress={"done": 1}, updated_at=T1,
+                            events={**claimed.events, "progress": T1})
+
+
+def test_finish_with_run_answers_the_stored_task_and_writes_its_run(store):
+    store.insert([_new("a")], T0)
+    held = _held(store, "a")
+    run = _run("a", held.attempt)
+    done = store.finish_with_run(held, TaskStatus.SUCCESS, T2, run=run, result={"r": 1},
+                                 files=["thumb"], expires_at=NOW + 86400, hooks_due=NOW + 60)
+    assert done == store.get("a", consistent=True)  # made without reading it back
+    assert (done.status, done.result, done.progress, done.events["completed"]) == (
+        TaskStatus.SUCCESS, {"r": 1}, {"done": 1}, T2)
+    assert store.get_with_lease("a")[1] == store.lease_value(NOW + 60)  # the hooks' outbox
+    assert store.runs.get(run.run.run_id, "acct").stdout == "hi\n"
+    assert [r.run_id for r in store.runs.list_runs("acct", task_key="a", limit=5)[0]] == [
+        run.run.run_id]
+
+
+def test_failure_keeps_the_code_its_code_gave_it_beside_its_message(store):
+    store.insert([_new("a"), _new("b")], T0)
+    held = _held(store, "a")
+    done = store.finish_with_run(held, TaskStatus.ERROR, T2, run=_run("a", held.attempt),
+                                 error="not today", error_code="NotToday")
+    assert done == store.get("a", consistent=True)
+    assert (done.error, done.error_code) == ("not today", "NotToday")
+    claimed = store.claim("b", T1, NOW, NOW + 30, 3)
+    alone = store.finish("b", claimed.attempt, TaskStatus.ERROR, T2, error="x", error_code="Mine")
+    assert alone.error_code == store.get("b").error_code == "Mine"
+
+
+def test_finish_with_run_of_a_superseded_attempt_writes_nothing(store):
+    from chalicelib.errors import NotFound
+
+    store.insert([_new("a"), _new("b")], T0)
+    held = _held(store, "a")
+    store.settle("a", "acct", TaskStatus.CANCELED, T2, error="canceled")
+    run = _run("a", held.attempt)
+    assert store.finish_with_run(held, TaskStatus.SUCCESS, T2, run=run, result=1) is None
+    assert store.get("a").status == TaskStatus.CANCELED
+    with pytest.raises(NotFound):
+        store.runs.get(run.run.run_id, "acct")
+    store.claim("b", T1, NOW, NOW + 30, 3)
+    stale = store.get("b")._replace(attempt=2)  # an attempt that is not the running one
+    assert store.finish_with_run(stale, TaskStatus.ERROR, T2, run=_run("b", 2), error="x") is None
+    assert store.get("b").status == TaskStatus.EXECUTING
+
+
+def test_hand_back_with_run_answers_the_stored_task_and_writes_its_run(store):
+    from chalicelib.errors import NotFound
+
+    store.insert([_new("a")], T0)
+    held = _held(store, "a")
+    run = _run("a", held.attempt)
+    back = store.hand_back_with_run(held, "the script failed", T2, run=run)
+    assert back == store.get("a", consistent=True)
+    assert (back.status, back.error) == (TaskStatus.QUEUED, "the script failed")
+    assert store.get_with_lease("a")[1] is None
+    assert store.runs.get(run.run.run_id, "acct").subject["attempt"] == 1
+    again = _run("a", 7)
+    assert store.hand_back_with_run(held, "again", T2, run=again) is None
+    with pytest.raises(NotFound):
+        store.runs.get(again.run.run_id, "acct")

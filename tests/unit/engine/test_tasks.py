@@ -235,9 +235,12 @@ def test_every_transition_writes_the_status_last(engine, task_types, world):
     original = BaseClient._make_api_call
 
     def recording(self, operation, params):
-        if operation == "UpdateItem":
-            names = params["ExpressionAttributeNames"]
-            sets = params["UpdateExpression"].split("SET ", 1)[1].split(" REMOVE")[0].split(" ADD")[0]
+        # A task attempt's finish is the Update of a transaction (with its run record's Put).
+        updates = [params] if operation == "UpdateItem" else [
+            item["Update"] for item in params.get("TransactItems", []) if "Update" in item]
+        for update in updates:
+            names = update["ExpressionAttributeNames"]
+            sets = update["UpdateExpression"].split("SET ", 1)[1].split(" REMOVE")[0].split(" ADD")[0]
             expressions.append([names[part.split(" = ")[0].strip()] for part in sets.split(",")])
         return original(self, operation, params)
 

@@ -379,7 +379,8 @@ def test_janitor_racing_a_late_worker_leaves_the_task_to_the_worker(engine, worl
     assert worker.run_task(task.key) is None  # a duplicate of that message: the lease is live
 
 
-def test_worker_writes_twice_per_task_plus_its_run_record_and_reads_nothing(engine, world):
+def test_worker_makes_two_calls_per_task_with_the_run_record_in_the_finish(engine, world):
+    from chalicelib import runs
     from chalicelib.engine import worker
     from tests.unit.engine.calls import count_calls
 
@@ -388,9 +389,12 @@ def test_worker_writes_twice_per_task_plus_its_run_record_and_reads_nothing(engi
     with count_calls() as calls:
         report = worker.handle_batch(_event(*[t.key for t in tasks])["Records"])
     assert report == {"batchItemFailures": []}
-    # claim and finish, and the attempt's run record (docs/observability.md)
-    assert sorted(calls) == ["DynamoDB.PutItem"] * 10 + ["DynamoDB.UpdateItem"] * 20
+    # the claim, and one transaction: the finish and the attempt's run record; no read
+    assert sorted(calls) == ["DynamoDB.TransactWriteItems"] * 10 + ["DynamoDB.UpdateItem"] * 10
     assert {t.status for t in engine.get_tasks([t.key for t in tasks])} == {"success"}
+    for task in tasks:
+        [run] = runs.list_for_task("acct", task.key)
+        assert (run.kind, run.status, run.subject["attempt"]) == ("task", "ok", 1)
 
 
 def test_janitor_resends_a_task_waiting_behind_a_backlog_less_and_less_often(engine, world):
@@ -417,3 +421,62 @@ def test_janitor_redrives_a_dead_workers_task_after_one_lease_however_long_it_wa
     store.claim(task.key, iso(claimed), claimed, claimed + 360, 3)
     assert janitor.run(now=claimed + 361)["redriven"] == 1
     assert janitor.run(now=claimed + 361 + 361)["redriven"] == 1  # queued for 361 s: one lease
+
+
+def test_finish_hooks_see_the_task_as_stored_with_its_progress(engine, world, task_types,
+                                                              finished_tasks):
+    from chalicelib.engine import worker
+
+    def reports(params, ctx):
+        ctx.progress({"done": 1})
+        ctx.write_file("out", b"x")
+        return {"ok": True}
+
+    task_types("test.reports", reports)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.reports", {})])[0]
+    worker.run_task(task.key)
+    [seen] = finished_tasks
+    assert seen == engine.get_task(task.key)  # made without a read, equal to the stored task
+    assert (seen.progress, seen.files, seen.result) == ({"done": 1}, ["out"], {"ok": True})
+
+
+def test_superseded_attempt_still_records_its_run_on_its_own(engine, world, task_types):
+    from chalicelib import runs
+    from chalicelib.engine import worker
+    from tests.unit.engine.calls import count_calls
+
+    def canceled_meanwhile(params, ctx):
+        engine.cancel_task(ctx.key, "acct")  # the finish's condition will fail
+        print("done anyway")
+        return "dropped"
+
+    task_types("test.superseded", canceled_meanwhile)
+    task = engine.create_tasks("acct", "default", [engine.TaskSpec("test.superseded", {})])[0]
+    with count_calls() as calls:
+        assert worker.run_task(task.key) is None
+    assert engine.get_task(task.key).status == "canceled"
+    [run] = runs.list_for_task("acct", task.key)
+    assert (run.status, run.subject["attempt"]) == ("ok", 1)
+    # claim, the cancel, the refused transaction, then the run's own PutItem
+    assert [c for c in calls if c != "DynamoDB.UpdateItem"] == [
+        "DynamoDB.TransactWriteItems", "DynamoDB.PutItem"]
+
+
+def test_failed_finish_keeps_the_attempts_run_and_retries_the_message(engine, task_types):
+    from chalicelib import runs
+    from chalicelib.engine import store, worker
+    from chalicelib.engine.memory import MemoryTaskStore
+    from chalicelib.runs.store import run_store
+
+    class Throttled(MemoryTaskStore):
+        def finish_with_run(self, *args, **kwargs):
+            raise ConnectionError("the table did not answer")
+
+    failing = Throttled(run_store())
+    with store.using(failing):
+        task = _hello(engine)
+        report = worker.handle_batch(_event(task.key)["Records"])
+        assert report == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        assert engine.get_task(task.key).status == "executing"  # a later attempt runs it
+    [run] = runs.list_for_task("acct", task.key)
+    assert (run.status, run.subject["attempt"]) == ("ok", 1)

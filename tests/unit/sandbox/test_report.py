@@ -219,14 +219,14 @@ def test_report_comes_back_on_the_lambda_path(monkeypatch):
 
 
 def test_has_exited_is_true_for_an_exited_child():
-    from chalicelib.sandbox import runner
+    from chalicelib.sandbox import parent
 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os._exit(0)
     try:
         deadline = time.monotonic() + 5
-        while not runner._has_exited(pid):
+        while not parent._has_exited(pid):
             assert time.monotonic() < deadline, "the child never showed as exited"
             time.sleep(0.01)
     finally:
@@ -240,7 +240,7 @@ SPARES_KILLED = """
 import json, os, signal
 if os.geteuid() == 0:
     os.geteuid = lambda: 1000
-from chalicelib.sandbox import runner
+from chalicelib.sandbox import parent
 from chalicelib.sandbox.wire import Limits, decode_frame
 
 KILL_SIBLINGS = '''
@@ -261,27 +261,26 @@ def f():
 '''
 
 def call(source):
-    frame, clean_up = runner.execute({"kind": "function", "source": source, "filename": "t.py",
+    frame, clean_up = parent.execute({"kind": "function", "source": source, "filename": "t.py",
                                       "function": "f", "args": [], "kwargs": {}}, b"",
                                      Limits(wall_seconds=10))
     clean_up()
     header, body = decode_frame(frame)
     return json.loads(body) if header["outcome"] == "ok" else header
 
-runner.prepare()
+parent.prepare()
 import time
 deadline = time.monotonic() + 20
-while len(runner._nursery()._ready) < runner.POOL_SIZE and time.monotonic() < deadline:
+while len(parent._nursery()._ready) < parent.POOL_SIZE and time.monotonic() < deadline:
     time.sleep(0.05)
 killed = call(KILL_SIBLINGS)
 print(json.dumps({"killed": killed, "next": call("def f():\\n    return 'still serving'\\n")}))
 """
 
 
-# Known open race (closing note of session 5): without a uid per call, a spare killed by a
-# sibling call can still be handed the next call; seen in one full run in three. Kept running so
-# that the race stays visible in every report; not counted until it is fixed.
-@pytest.mark.xfail(strict=False, reason="open race: a killed spare can still take the next call")
+# The killed spare may not have run since the kill when the next call is written to it: it is
+# not yet seen as exited, and the kernel may even read the call into it. It never says TAKEN,
+# so the call goes to another spare (this failed about one run in twelve before).
 def test_next_call_passes_over_spares_a_call_killed_without_uids():
     done = subprocess.run([sys.executable, "-c", SPARES_KILLED], cwd=REPO_ROOT,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},

@@ -15,18 +15,18 @@ from tests.unit.sandbox.processes import alive, wait_until_gone
 
 PRELUDE = """
 import json, os, signal, sys, time
-from chalicelib.sandbox import runner
+from chalicelib.sandbox import parent, uids, zygote
 from chalicelib.sandbox.wire import Limits, decode_frame
 
 def call(source):
-    frame, clean_up = runner.execute({"kind": "function", "source": source, "filename": "t.py",
+    frame, clean_up = parent.execute({"kind": "function", "source": source, "filename": "t.py",
                                       "function": "f", "args": [], "kwargs": {}}, b"", Limits())
     clean_up()
     header, body = decode_frame(frame)
     return json.loads(body) if header["outcome"] == "ok" else header
 
-runner.prepare()
-out = {"me": os.getpid(), "zygote": runner._zygote.pid if runner._zygote else None}
+parent.prepare()
+out = {"me": os.getpid(), "zygote": zygote.current().pid if zygote.current() else None}
 """
 
 
@@ -57,10 +57,10 @@ def test_a_call_forked_by_the_zygote_can_abort_and_start_threads():
 
 
 def test_without_its_zygote_the_parent_forks_spares_itself():
-    out = run('os.kill(runner._zygote.pid, signal.SIGKILL)\n'
+    out = run('os.kill(zygote.current().pid, signal.SIGKILL)\n'
               'time.sleep(0.2)\n'
               'out["answers"] = [call("def f():\\n    return %d\\n" % i) for i in range(4)]\n'
-              'out["zygote_after"] = runner._zygote')
+              'out["zygote_after"] = zygote.current()')
     assert out["zygote"] is not None
     assert out["answers"] == [0, 1, 2, 3] and out["zygote_after"] is None
 
@@ -91,7 +91,7 @@ def test_a_ctrl_c_its_parent_survives_does_not_take_the_zygote():
     process = subprocess.Popen(
         [sys.executable, "-c", PRELUDE + "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
          "print(json.dumps(out), flush=True)\nsys.stdin.read()\n"
-         "print(json.dumps(runner._zygote is not None and call('def f():\\n    return 5\\n')))"],
+         "print(json.dumps(zygote.current() is not None and call('def f():\\n    return 5\\n')))"],
         cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO_ROOT},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
     try:
@@ -109,7 +109,7 @@ def test_a_ctrl_c_its_parent_survives_does_not_take_the_zygote():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="calls get uids of their own only under root")
 def test_the_zygote_kills_what_a_used_uid_left_running_without_forking():
-    out = run('uid = runner._take_uid()\n'
+    out = run('uid = uids.take()\n'
               'left = os.fork()\n'
               'if left == 0:\n'
               '    os.setsid()\n'
@@ -120,16 +120,16 @@ def test_the_zygote_kills_what_a_used_uid_left_running_without_forking():
               'def no_fork():\n'
               '    raise AssertionError("the sweep forked")\n'
               'os.fork = no_fork\n'
-              'runner._sweep_uid(uid, time.time())\n'
+              'parent._sweep_uid(uid, time.time())\n'
               'out["status"] = os.waitpid(left, 0)[1]')
     assert os.WIFSIGNALED(out["status"]) and os.WTERMSIG(out["status"]) == signal.SIGKILL
 
 
 def test_a_stopped_zygote_is_woken_for_the_next_spare():
     """Sharing its uid (no root), a call could SIGSTOP the zygote; the next fork still comes."""
-    out = run('os.kill(runner._zygote.pid, signal.SIGSTOP)\n'
+    out = run('os.kill(zygote.current().pid, signal.SIGSTOP)\n'
               'out["answers"] = [call("def f():\\n    return %d\\n" % i) for i in range(3)]\n'
-              'out["zygote_after"] = runner._zygote.pid if runner._zygote else None')
+              'out["zygote_after"] = zygote.current().pid if zygote.current() else None')
     # Not woken, it would miss its reply timeout, be killed and replaced by plain forks.
     assert out["answers"] == [0, 1, 2] and out["zygote_after"] == out["zygote"]
 
@@ -137,7 +137,7 @@ def test_a_stopped_zygote_is_woken_for_the_next_spare():
 @pytest.mark.skipif(os.geteuid() != 0, reason="the zygote is not dumpable: only root reads it")
 def test_the_zygote_keeps_nothing_of_its_parents_environment():
     out = run('call("def f():\\n    return 1\\n")\n'  # the zygote has served a request
-              'with open(f"/proc/{runner._zygote.pid}/environ", "rb") as environ:\n'
+              'with open(f"/proc/{zygote.current().pid}/environ", "rb") as environ:\n'
               '    out["block"] = environ.read().decode("latin-1")\n'
               'with open(f"/proc/{os.getpid()}/environ", "rb") as environ:\n'
               '    out["parent_block"] = environ.read().decode("latin-1")',
