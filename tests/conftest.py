@@ -8,9 +8,15 @@ import threading
 from typing import Any
 from collections.abc import Iterator
 
+import moto  # noqa: F401 - imported first: see below
 import pytest
 
 from chalicelib import composition
+
+# moto hooks into every botocore session made after it is imported, and only those: a test that
+# made chalicelib.aws's cached session before any test imported moto (tests/unit/test_infra.py
+# builds a Lambda client) left it without the hook, and every later world's clients went to
+# the real AWS endpoints (a DNS look-up of amazonaws.com, then an error).
 
 ADMIN_TOKEN = "test-admin-token"
 composition.install()  # what app.py does: every task type and finish hook, for every test

@@ -3,7 +3,7 @@
 The worker never imports this module: images.py reads its text and sends it to the sandbox as
 a function call's script, so Pillow parses attacker-chosen bytes only in a limited child that
 holds no credential. Self-contained (Pillow and the standard library only). Each function takes
-the image as base64 and answers JSON: the facts, or {"failed": "invalid" | "too_large", ...}
+the image's bytes (the call's raw body) and answers JSON: the facts, or {"failed": "invalid" | "too_large", ...}
 for an image refused by rule; the sandbox's own limits (memory, CPU, wall time) stop the rest.
 """
 from __future__ import annotations
@@ -25,20 +25,20 @@ class _Refused(Exception):
         self.answer = answer
 
 
-def info(data: str) -> dict[str, Any]:
+def info(data: bytes) -> dict[str, Any]:
     """Width, height, format and mode of the image."""
     try:
-        image = _open(base64.b64decode(data))
+        image = _open(data)
     except _Refused as refused:
         return refused.answer
     return {"width": image.width, "height": image.height, "format": image.format,
             "mode": image.mode}
 
 
-def thumbnails(data: str, sizes: dict[str, int]) -> dict[str, Any]:
+def thumbnails(data: bytes, sizes: dict[str, int]) -> dict[str, Any]:
     """One JPEG per name, its longest side the size given (never enlarged), as base64."""
     try:
-        image = _open(base64.b64decode(data))
+        image = _open(data)
     except _Refused as refused:
         return refused.answer
     made = {}

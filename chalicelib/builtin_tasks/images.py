@@ -61,9 +61,6 @@ def _fetch(url: str) -> bytes:
 DECODE_SCRIPT = Path(__file__).with_name("decode.py")
 # The script's name in tracebacks and run reports; the sandbox shows frames of this file only.
 DECODE_FILENAME = "taskport/builtin_tasks/decode.py"
-# On AWS the bytes travel base64 inside the sandbox Lambda's invoke, whose request is at most
-# 6 MB (base64 grows them by a third; the rest is room for the call around them).
-LAMBDA_IMAGE_BYTES = 4 * 1024 * 1024
 
 
 @functools.cache
@@ -72,14 +69,10 @@ def _decode_source() -> str:
 
 
 def _decode(url: str, data: bytes, function: str, args: list[Any], ctx: RunContext) -> dict[str, Any]:
-    """`decode.<function>(base64 of data, *args)`, run in the sandbox under the image limits."""
+    """`decode.<function>(data, *args)`, run in the sandbox under the image limits."""
     from chalicelib import sandbox  # deferred: only image tasks and scripts need it
-    from chalicelib.sandbox import client
 
     settings = ctx.settings
-    if len(data) > LAMBDA_IMAGE_BYTES and client.mode() == "lambda":
-        raise ImageFailed(f"File {url!r} is too large to decode: {len(data)} bytes, the limit "
-                          f"is {LAMBDA_IMAGE_BYTES} (the sandbox function's invoke size)")
     remaining = ctx.remaining_seconds()
     wall = settings.image_wall_seconds
     if remaining is not None:
@@ -87,8 +80,10 @@ def _decode(url: str, data: bytes, function: str, args: list[Any], ctx: RunConte
     limits = sandbox.Limits(wall_seconds=wall, cpu_seconds=wall,
                             memory_bytes=settings.image_memory_bytes)
     try:
-        answer = sandbox.run_function(_decode_source(), DECODE_FILENAME, function,
-                                      [base64.b64encode(data).decode("ascii"), *args], {}, limits)
+        # The image as the call's raw body (an image over the sandbox Lambda's invoke size goes
+        # by S3 there: sandbox/staging.py).
+        answer = sandbox.run_function(_decode_source(), DECODE_FILENAME, function, args, {},
+                                      limits, body=data)
     except sandbox.ScriptError as exc:
         if exc.error_type != "MemoryError":
             raise  # decode.py itself failed: a platform fault, not the image's

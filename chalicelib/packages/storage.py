@@ -48,7 +48,10 @@ def delete(account_id: str, name: str) -> None:
 def presigned_url(account_id: str, name: str) -> str:
     """A short-lived GET URL of a stored bundle, for the sandbox function, whose role may read
     nothing (signing is local: no AWS call)."""
+    from chalicelib.sandbox import staging
+
     settings = get_settings()
-    return str(aws.client("s3").generate_presigned_url(
+    # SigV4 (botocore's default presigned URL is SigV2, refused by buckets made since 2020).
+    return str(staging.signer(settings.region, settings.aws_endpoint_url).generate_presigned_url(
         "get_object", Params={"Bucket": settings.bucket, "Key": _key(account_id, name)},
         ExpiresIn=settings.bundle_url_seconds))

@@ -1,6 +1,6 @@
 """Runs user code (handler scripts, workflow scripts) in a forked, limited child; see runner.py.
 
-    sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=) -> JSON
+    sandbox.run_function(source, filename, function, args, kwargs, limits, on_report=, body=) -> JSON
     sandbox.run_http_handler(source, filename, HttpCall, limits, on_report=) -> HttpAnswer
     sandbox.run_bundle(key, event, fetch, limits, on_report=) -> a Steamship InvocableResponse
 Failures raise SandboxError subclasses: Timeout (504), Crashed (500), ScriptError (500),
@@ -28,17 +28,20 @@ OnReport = Callable[[CallReport], None]
 
 def run_function(source: str, filename: str, function: str, args: list[Any] | tuple[Any, ...],
                  kwargs: dict[str, Any], limits: Limits | None = None,
-                 on_report: OnReport | None = None) -> Any:
-    """`function(*args, **kwargs)` from the script, run in the sandbox; its JSON return value."""
+                 on_report: OnReport | None = None, body: bytes | None = None) -> Any:
+    """`function(*args, **kwargs)` from the script, run in the sandbox; its JSON return value.
+    With `body`, `function(body, *args, **kwargs)`: the bytes travel raw, outside the JSON."""
     def value(header: dict[str, Any], body: bytes) -> Any:
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise Crashed("the sandbox answered a malformed value") from exc
 
-    return _run({"kind": "function", "source": source, "filename": filename,
-                 "function": function, "args": list(args), "kwargs": dict(kwargs)},
-                b"", limits, on_report, value)
+    call: dict[str, Any] = {"kind": "function", "source": source, "filename": filename,
+            "function": function, "args": list(args), "kwargs": dict(kwargs)}
+    if body is not None:
+        call["body_first"] = True
+    return _run(call, body or b"", limits, on_report, value)
 
 
 def run_http_handler(source: str, filename: str, request: HttpCall,

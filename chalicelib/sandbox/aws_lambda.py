@@ -15,16 +15,17 @@ import os
 import shutil
 from typing import Any
 
-from chalicelib.sandbox import bundles, isolation, maxima, runner
-from chalicelib.sandbox.wire import Limits
+from chalicelib.sandbox import bundles, isolation, maxima, runner, staging
+from chalicelib.sandbox.wire import Limits, encode_frame, failure
 
 SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 _before: dict[str, set[str]] | None = None
 
 
-def handle(event: dict[str, Any]) -> dict[str, str]:
-    """Event {"call", "limits", "body": base64} -> {"frame": base64 of the answer frame}."""
+def handle(event: dict[str, Any]) -> dict[str, Any]:
+    """Event {"call", "limits", "body": base64 | "body_url", "frame_url"?} -> {"frame": base64
+    of the answer frame}, or {"frame_stored": true} once put at frame_url (see staging.py)."""
     global _before
     # Only inside Lambda, where these directories belong to this function alone; never on a
     # shared machine.
@@ -33,9 +34,13 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
         _make_bundle_cache()
         _before = {root: _entries(root) for root in SHARED_DIRS}
     isolation.require_network_policy()
-    body = base64.b64decode(event.get("body") or "")
     # Whatever the invoker asks, no more than this function's own settings allow.
     limits = maxima.capped(Limits.from_dict(event.get("limits") or {}), maxima.from_settings())
+    try:
+        body = staging.download(event["body_url"]) if "body_url" in event \
+            else base64.b64decode(event.get("body") or "")
+    except (OSError, ValueError) as exc:
+        return _inline(encode_frame(failure("crashed", f"the call body could not be fetched: {exc}")))
     frame, clean_up = runner.execute(event["call"], body, limits)
     clean_up()  # at once: a frozen Lambda would not run a background thread
     if in_lambda and _before is not None:
@@ -44,6 +49,10 @@ def handle(event: dict[str, Any]) -> dict[str, str]:
             bundles.sweep()
         except OSError:
             pass  # no usable cache: nothing was unpacked into it
+    return staging.answer(frame, event.get("frame_url"), _inline)
+
+
+def _inline(frame: bytes) -> dict[str, Any]:
     return {"frame": base64.b64encode(frame).decode("ascii")}
 
 

@@ -33,6 +33,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from chalicelib.sandbox import staging
+
 KIND = "bundle"
 MISSING = "bundle_missing"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -163,25 +165,14 @@ def sweep() -> None:
             entry.unlink(missing_ok=True)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a presigned URL answers itself; a redirect is an error
-
-
 def _download(url: str, etag: str) -> bytes:
     """The bundle at a presigned URL, provided it is still the one built (its ETag)."""
     from chalicelib.config import get_settings
 
-    parts = urllib.parse.urlsplit(url)
-    # Plain HTTP only to this machine (a local emulator): a signed URL must not cross a network
-    # in the clear.
-    if parts.scheme != "https" and not (parts.scheme == "http"
-                                         and parts.hostname in ("127.0.0.1", "localhost", "::1")):
-        raise ValueError("the bundle URL is not an HTTPS URL")
     limit = get_settings().max_bundle_bytes
-    opener = urllib.request.build_opener(_NoRedirects)
+    opener = urllib.request.build_opener(staging.NoRedirects)
     try:
-        with opener.open(url, timeout=FETCH_SECONDS) as response:
+        with opener.open(staging.checked_url(url, "the bundle URL"), timeout=FETCH_SECONDS) as response:
             found = str(response.headers.get("ETag") or "").strip('"')
             data = response.read(limit + 1)
     except urllib.error.HTTPError as exc:

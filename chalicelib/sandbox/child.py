@@ -90,7 +90,9 @@ def _answer(call: dict[str, Any], body: bytes, output_bytes: int) -> tuple[dict[
             request = _flask_request(call["http"], body)
             result = target(request, *call.get("args", []), **call.get("kwargs", {}))
             return _http_answer(result, output_bytes)
-        result = target(*call.get("args", []), **call.get("kwargs", {}))
+        # `body_first`: the call's body bytes are the first argument (no base64 in the header).
+        args = [body, *call.get("args", [])] if call.get("body_first") else call.get("args", [])
+        result = target(*args, **call.get("kwargs", {}))
         return _function_answer(result, output_bytes)
     except BaseException as exc:  # noqa: BLE001 - everything the script raises is its answer
         if isinstance(exc, SystemExit):

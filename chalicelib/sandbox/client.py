@@ -172,21 +172,30 @@ def _post(url: str, frame: bytes, timeout: float) -> bytes:
 
 def _invoke_lambda(call: dict[str, Any], body: bytes, limits: Limits) -> bytes:
     from chalicelib import aws
-    from chalicelib.sandbox import bundles
+    from chalicelib.sandbox import bundles, staging
 
-    payload = json.dumps({"call": call, "limits": limits.as_dict(),
-                          "body": base64.b64encode(body).decode("ascii")})
-    settings = get_settings()
-    # Package bundles run on their own function's Python (steamship's wheels: 3.11); every
-    # other call on the sandbox function's.
-    function = (settings.bundle_sandbox_function if call.get("kind") == bundles.KIND
-                else settings.sandbox_function)
-    response = aws.client("lambda").invoke(FunctionName=function,
-                                           InvocationType="RequestResponse", Payload=payload)
-    raw = response["Payload"].read()
-    if response.get("FunctionError"):
-        raise Crashed(f"the sandbox function failed: {raw[:500]!r}")
+    # A body or answer over the 6 MB invoke goes through S3 by presigned URLs (staging.py).
+    staged = staging.Staged(int(float(limits.wall_seconds or 0) + TRANSPORT_SLACK_SECONDS)
+                            + staging.URL_SLACK_SECONDS)
+    stored = False
     try:
-        return base64.b64decode(json.loads(raw)["frame"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Crashed("the sandbox function answered something unreadable") from exc
+        payload = json.dumps({"call": call, "limits": limits.as_dict(),
+                              **staged.event_fields(body)})
+        settings = get_settings()
+        # Package bundles run on their own function's Python (steamship's wheels: 3.11); every
+        # other call on the sandbox function's.
+        function = (settings.bundle_sandbox_function if call.get("kind") == bundles.KIND
+                    else settings.sandbox_function)
+        response = aws.client("lambda").invoke(FunctionName=function,
+                                               InvocationType="RequestResponse", Payload=payload)
+        raw = response["Payload"].read()
+        if response.get("FunctionError"):
+            raise Crashed(f"the sandbox function failed: {raw[:500]!r}")
+        try:
+            answer = json.loads(raw)
+            stored = answer.get("frame_stored") is True
+            return staged.stored_frame() if stored else base64.b64decode(answer["frame"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise Crashed("the sandbox function answered something unreadable") from exc
+    finally:
+        staged.remove(stored)

@@ -254,6 +254,8 @@ class _Nursery:
                 with self._lock:
                     self._ready.append(spare)
             except Exception:  # noqa: BLE001 - the nursery must outlive one failed fork
+                if _exiting:
+                    return  # the interpreter is exiting and removed the spares' directories
                 logging.getLogger("taskport").exception("could not fork a sandbox spare")
                 time.sleep(0.5)
                 self._jobs.put(dirty)
@@ -282,6 +284,15 @@ def live_workdirs() -> set[str]:
         return set(_live_workdirs) | ({_workdirs_root} if _workdirs_root else set())
 
 
+_exiting = False
+
+
+def _remove_workdirs_root(root: str) -> None:
+    global _exiting
+    _exiting = True  # a spare being hatched now fails: that is no fault to log
+    shutil.rmtree(root, True)
+
+
 def _make_workdir(uid: int | None) -> str:
     global _workdirs_root
     with _workdirs_lock:
@@ -291,7 +302,7 @@ def _make_workdir(uid: int | None) -> str:
             # directory in it but list none.
             _workdirs_root = tempfile.mkdtemp(prefix="taskport-sandbox-")
             os.chmod(_workdirs_root, 0o711)
-            atexit.register(shutil.rmtree, _workdirs_root, True)
+            atexit.register(_remove_workdirs_root, _workdirs_root)
         workdir = tempfile.mkdtemp(prefix="call-", dir=_workdirs_root)
         _live_workdirs.add(workdir)
     if uid is not None:

@@ -34,10 +34,12 @@ class LambdaClient:
 
     def __init__(self) -> None:
         self.payload_bytes: list[int] = []
+        self.payloads: list[str] = []
         self.functions: list[str] = []
 
     def invoke(self, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
         self.payload_bytes.append(len(Payload.encode("utf-8")))
+        self.payloads.append(Payload)
         self.functions.append(FunctionName)
         answer = aws_lambda.handle(json.loads(Payload))
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
@@ -105,6 +107,8 @@ def test_bundle_over_the_invoke_limit_is_fetched_by_url_and_runs(lambda_sandbox,
     assert made == []  # no GetObject by the caller, cold or warm: the URL is signed locally
     assert len(lambda_sandbox.payload_bytes) == 2  # one invoke per call: no bundle_missing trip
     assert max(lambda_sandbox.payload_bytes) < 64 * 1024
+    # SigV4: S3 refuses SigV2 (botocore's default presigned URL) for buckets made since 2020.
+    assert all("X-Amz-Algorithm=AWS4-HMAC-SHA256" in payload for payload in lambda_sandbox.payloads)
     # On the python3.11 function (steamship's wheels), never the sandbox function.
     assert lambda_sandbox.functions == [BUNDLE_FUNCTION, BUNDLE_FUNCTION]
 
