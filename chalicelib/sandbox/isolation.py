@@ -160,6 +160,20 @@ def interpreter_paths() -> list[str]:
             *(p for p in sys.path if p)]
 
 
+def under_private_tmp(paths: list[str]) -> list[str]:
+    """Those of `paths` that lie under a directory each call gets a fresh tmpfs on (a checkout
+    or virtualenv under /tmp), outermost only, ancestors first: what must be bound back into
+    the call's /tmp for it to import what the interpreter imports."""
+    inside = sorted({os.path.normpath(path) for path in paths
+                     if any(os.path.normpath(path) == root or os.path.normpath(path).startswith(root + "/")
+                            for root in PRIVATE_TMP_DIRS)}, key=len)
+    outermost: list[str] = []
+    for path in inside:
+        if path not in PRIVATE_TMP_DIRS and not any(path.startswith(kept + "/") for kept in outermost):
+            outermost.append(path)
+    return outermost
+
+
 def shared_view(hidden: dict[str, list[str]]) -> None:
     """In a fresh mount namespace: mounts private, a fresh /proc showing a reader only the
     processes it could trace, and each hidden root replaced by an empty tmpfs into which the

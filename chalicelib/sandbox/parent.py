@@ -99,8 +99,11 @@ def _choose_isolation() -> None:
         SETUP.isolation = "namespaces"
         SETUP.hidden = isolation.hidden_roots(isolation.interpreter_paths())
         # Made now, before any spare: a bundle cache configured under a temporary directory is
-        # bound read-only into each call's fresh /tmp (the default lives outside them).
-        SETUP.shared_dirs = (str(bundles.cache_root()),)
+        # bound read-only into each call's fresh /tmp (the default lives outside them), and so
+        # is an interpreter, virtualenv or checkout there (a clone in /tmp: a call importing
+        # Pillow found no module, its site-packages hidden by the call's own /tmp).
+        SETUP.shared_dirs = (str(bundles.cache_root()),
+                             *isolation.under_private_tmp(isolation.interpreter_paths()))
     elif os.geteuid() == 0 and isolation.hidden_roots(isolation.interpreter_paths()):
         # A uid of its own and no mount namespace: the call could not read the interpreter.
         logging.getLogger("taskport").error(

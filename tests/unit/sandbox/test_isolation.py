@@ -455,3 +455,39 @@ def probe():
 def test_subprocesses_threads_and_semaphores_still_work(where):
     _, run = where
     assert run(CHILDREN_PROBE, []) == ["spawned", "threaded"]
+
+
+IMPORT_FROM_TMP = """
+import json
+from chalicelib.sandbox import runner
+from chalicelib.sandbox.wire import Limits, decode_frame
+
+frame, clean_up = runner.execute({"kind": "function", "filename": "t.py", "function": "f",
+                                  "source": "def f():\\n    import beside_the_checkout\\n"
+                                            "    return beside_the_checkout.WHERE\\n",
+                                  "args": [], "kwargs": {}}, b"", Limits(wall_seconds=20))
+clean_up()
+header, body = decode_frame(frame)
+print(json.dumps([header["outcome"], header.get("message"), body.decode()]))
+"""
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="a call's own /tmp is a root parent's mount namespace")
+def test_import_path_under_tmp_stays_readable_in_the_calls_own_tmp(tmp_path):
+    from chalicelib.sandbox import isolation
+
+    assert str(tmp_path).startswith("/tmp/")  # where a CI clone or its virtualenv may live
+    (tmp_path / "beside_the_checkout.py").write_text("WHERE = 'under /tmp'\n")
+    tmp_path.chmod(0o755)
+    for parent in tmp_path.parents:
+        if str(parent).startswith("/tmp/"):
+            parent.chmod(parent.stat().st_mode | 0o711)
+    assert isolation.under_private_tmp([str(tmp_path / "a"), str(tmp_path), "/usr/lib", "/tmp"]) == [
+        str(tmp_path)]
+    done = subprocess.run([sys.executable, "-c", IMPORT_FROM_TMP], cwd=REPO_ROOT, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO_ROOT}:{tmp_path}"},
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    outcome, message, body = json.loads(done.stdout.decode().splitlines()[-1])
+    assert outcome == "ok", message
+    assert json.loads(body) == "under /tmp"
