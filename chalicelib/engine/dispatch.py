@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from chalicelib.engine.slots import Slot
 from chalicelib import aws
 from chalicelib.config import get_settings
 
@@ -22,24 +22,14 @@ class WorkQueue(Protocol):
         ...
 
 
-_installed: WorkQueue | None = None
+_slot: Slot[WorkQueue] = Slot()
+install = _slot.install  # None: back to SQS
+using = _slot.using  # tests: within a block
 
 
-def install(queue: WorkQueue | None) -> None:
-    """Send through `queue` from now on (None: back to SQS)."""
-    global _installed
-    _installed = queue
-
-
-@contextmanager
-def using(queue: WorkQueue) -> Iterator[WorkQueue]:
-    """Send through `queue` within a block (tests), then through whatever was in use before."""
-    before = _installed
-    install(queue)
-    try:
-        yield queue
-    finally:
-        install(before)
+def installed() -> WorkQueue | None:
+    """The queue installed instead of SQS, if any."""
+    return _slot.installed
 
 
 def send(keys: Sequence[str], accounts: str | Mapping[str, str] | None = None) -> list[str]:
@@ -50,8 +40,8 @@ def send(keys: Sequence[str], accounts: str | Mapping[str, str] | None = None) -
     each message's MessageGroupId: on a standard queue that makes it an SQS fair queue, so one
     account's burst does not delay the others' messages.
     """
-    if _installed is not None:
-        return _installed.send(keys, accounts)
+    if _slot.installed is not None:
+        return _slot.installed.send(keys, accounts)
     sqs = aws.client("sqs")
     queue = aws.queue_url(get_settings().tasks_queue)
     failed: list[str] = []

@@ -10,10 +10,10 @@ A task attempt ends in one write that also records its run (`finish_with_run`,
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from chalicelib.engine.slots import Slot
 from chalicelib.engine.status import TaskStatus
 from chalicelib.models import tasks as dynamodb
 from chalicelib.models.runs import RunEntry
@@ -116,26 +116,11 @@ class TaskStore(Protocol):
         ...
 
 
-_installed: TaskStore | None = None
+_slot: Slot[TaskStore] = Slot()
+install = _slot.install  # the composition root and tests; None: back to DynamoDB
+using = _slot.using  # tests: within a block
 
 
 def task_store() -> TaskStore:
     """The store in use: the one installed, else DynamoDB (models/tasks.py's functions)."""
-    return dynamodb if _installed is None else _installed
-
-
-def install(store: TaskStore | None) -> None:
-    """Use `store` from now on (None: back to DynamoDB); the composition root and tests call it."""
-    global _installed
-    _installed = store
-
-
-@contextmanager
-def using(store: TaskStore) -> Iterator[TaskStore]:
-    """Use `store` within a block (tests), then whatever was in use before."""
-    before = _installed
-    install(store)
-    try:
-        yield store
-    finally:
-        install(before)
+    return dynamodb if _slot.installed is None else _slot.installed

@@ -7,10 +7,9 @@ its `runs`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Protocol
 
+from chalicelib.engine.slots import Slot
 from chalicelib.models import runs as dynamodb
 from chalicelib.models.runs import Run, RunEntry
 
@@ -36,26 +35,11 @@ class RunStore(Protocol):
         ...
 
 
-_installed: RunStore | None = None
+_slot: Slot[RunStore] = Slot()
+install = _slot.install  # the composition root and tests; None: back to DynamoDB
+using = _slot.using  # tests: within a block
 
 
 def run_store() -> RunStore:
     """The store in use: the one installed, else DynamoDB (models/runs.py's functions)."""
-    return dynamodb if _installed is None else _installed
-
-
-def install(store: RunStore | None) -> None:
-    """Use `store` from now on (None: back to DynamoDB); the composition root and tests call it."""
-    global _installed
-    _installed = store
-
-
-@contextmanager
-def using(store: RunStore) -> Iterator[RunStore]:
-    """Use `store` within a block (tests), then whatever was in use before."""
-    before = _installed
-    install(store)
-    try:
-        yield store
-    finally:
-        install(before)
+    return dynamodb if _slot.installed is None else _slot.installed

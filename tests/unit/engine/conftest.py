@@ -39,7 +39,7 @@ def run_queued() -> int:
     """Feed every key on the in-memory queue to the worker, as Lambda would; count them."""
     from chalicelib.engine import dispatch, worker
 
-    queue = dispatch._installed
+    queue = dispatch.installed()
     assert queue is not None, "the test runs on moto: drain the SQS queue instead"
     handled = 0
     for _ in range(100):
