@@ -335,12 +335,10 @@ def claim(key: str, now: str, now_epoch: float, lease_expires: float, max_attemp
     return _update(key, actions, condition, EXECUTING)
 
 
-def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
-           error: str | None = None, error_code: str | None = None, files: list[str] | None = None,
-           expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
-    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL;
-    `hooks_due` keeps a lease until release_hooks (see _finish_actions)."""
-    actions = _finish_actions(status, key, now, expires_at, hooks_due)
+def _outcome_actions(result: Any, error: str | None, error_code: str | None,
+                     files: list[str] | None) -> list[Any]:
+    """What an attempt's finish sets beside its status: what it gave (None: left as it is)."""
+    actions = []
     if result is not None:
         actions.append(TaskRecord.result.set(result))
     if error is not None:
@@ -349,6 +347,16 @@ def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any 
         actions.append(TaskRecord.error_code.set(error_code))
     if files:
         actions.append(TaskRecord.files.set(files))
+    return actions
+
+
+def finish(key: str, attempt: int, status: TaskStatus, now: str, *, result: Any = None,
+           error: str | None = None, error_code: str | None = None, files: list[str] | None = None,
+           expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
+    """executing (this attempt) -> success | error; `expires_at` (epoch) sets the record's TTL;
+    `hooks_due` keeps a lease until release_hooks (see _finish_actions)."""
+    actions = [*_finish_actions(status, key, now, expires_at, hooks_due),
+               *_outcome_actions(result, error, error_code, files)]
     condition = (TaskRecord.status == EXECUTING) & (TaskRecord.attempt == attempt)
     return _update(key, actions, condition, status)
 
@@ -359,15 +367,8 @@ def finish_with_run(seen: Task, status: TaskStatus, now: str, *, run: RunEntry,
                     expires_at: float | None = None, hooks_due: float | None = None) -> Task | None:
     """finish() of the attempt `seen` and its run's PutItem in one transaction; the finished
     task (made from `seen`), or None, with no run written, when the attempt was superseded."""
-    actions = _finish_actions(status, seen.key, now, expires_at, hooks_due)
-    if result is not None:
-        actions.append(TaskRecord.result.set(result))
-    if error is not None:
-        actions.append(TaskRecord.error.set(error))
-    if error_code is not None:
-        actions.append(TaskRecord.error_code.set(error_code))
-    if files:
-        actions.append(TaskRecord.files.set(files))
+    actions = [*_finish_actions(status, seen.key, now, expires_at, hooks_due),
+               *_outcome_actions(result, error, error_code, files)]
     if not _transition_with_run(seen, [*actions, TaskRecord.status.set(status)], run):
         return None
     return seen._replace(
